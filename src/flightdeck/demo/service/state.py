@@ -1,0 +1,72 @@
+"""The service's settings and the objects its handlers share."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from flightdeck.clock import Clock
+from flightdeck.demo.service.accounts import Accounts
+from flightdeck.demo.service.db import Database
+from flightdeck.demo.service.faults import FaultBoard
+from flightdeck.demo.service.metrics import ServiceMetrics
+from flightdeck.demo.service.payments import Payments
+from flightdeck.demo.service.ratelimit import SlidingWindowLimiter
+from flightdeck.secret import Secret
+
+__all__ = ["STATE", "ServiceSettings", "ServiceState"]
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """How to run the service. ``http_port``/``https_port`` 0 pick a free port; no ``cert_file``
+    means no HTTPS (and no redirect). No ``admin_token`` means the admin endpoints answer 404."""
+
+    db_path: Path
+    host: str = "127.0.0.1"
+    http_port: int = 0
+    https_port: int = 0
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    admin_token: Secret | None = None
+    login_limit: int = 5
+    login_window: float = 60.0
+    settle_delay: float = 0.5
+    settle_interval: float = 0.25
+    chaos_every: float = 0.0
+    pool_size: int = 4
+    seed: int | None = None
+
+    @property
+    def https(self) -> bool:
+        return self.cert_file is not None
+
+
+@dataclass
+class ServiceState:
+    settings: ServiceSettings
+    clock: Clock
+    db: Database
+    metrics: ServiceMetrics
+    accounts: Accounts
+    payments: Payments
+    faults: FaultBoard
+    login_limiter: SlidingWindowLimiter
+    rng: random.Random
+    https_port: int | None = None
+    last_settlement: float | None = None  # clock.monotonic() of the last settlement pass
+
+    def now(self) -> float:
+        """Unix time, as stored in the database."""
+        return self.clock.now().timestamp()
+
+    def settlement_age(self) -> float | None:
+        if self.last_settlement is None:
+            return None
+        return self.clock.monotonic() - self.last_settlement
+
+
+STATE = web.AppKey("state", ServiceState)
