@@ -186,3 +186,22 @@ def test_migrate_is_idempotent_and_current(store: Store) -> None:
     store.migrate()
     assert store.is_current()
     assert store.schema_revision() == store.head_revision()
+
+
+def test_migrations_build_the_schema_the_tables_declare(store: Store) -> None:
+    """What Alembic created is what the code reads and writes: no column, key or index missing."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from flightdeck.store.tables import metadata
+
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_sqlite_keeps_rollups_in_primary_key_order(sqlite_store: Store) -> None:
+    # A check's buckets stored together make the cockpit's range reads sequential (BENCHMARKS.md).
+    with sqlite_store.engine.connect() as conn:
+        sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'rollups'").scalar_one()
+    assert "WITHOUT ROWID" in sql.upper()

@@ -142,6 +142,8 @@ rollups = Table(
     Column("latency_sketch", JSONType, nullable=False),  # mergeable log-bucket histogram of duration_ms
     Column("measurements", JSONType, nullable=False),  # {name: {count, sum, min, max, last}}
     Index("ix_rollups_bucket", "resolution", "bucket_start"),
+    # SQLite: rows stored in primary-key order (clustered), so a check's buckets are read together.
+    sqlite_with_rowid=False,
 )
 
 # Everything before rolled_until has been rolled up at that resolution.

@@ -145,6 +145,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("resolution", "subject", "bucket_start", name=op.f("pk_rollups")),
+        # SQLite: store the rows in primary-key order, so one check's buckets sit together on disk
+        # and the cockpit's range reads are sequential (see docs/store.md).
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rollups", schema=None) as batch_op:
         batch_op.create_index("ix_rollups_bucket", ["resolution", "bucket_start"], unique=False)
