@@ -49,7 +49,7 @@ class Procs:
         self.tmp = tmp
         self.started: list[subprocess.Popen[str]] = []
 
-    def start(self, *args: str, name: str = "proc") -> subprocess.Popen[str]:
+    def start(self, *args: str, name: str = "proc", new_session: bool = False) -> subprocess.Popen[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTDECK_")}
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         env["PYTHONUNBUFFERED"] = "1"
@@ -61,6 +61,7 @@ class Procs:
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
+            start_new_session=new_session,  # its own process group, as a terminal's foreground job
         )
         self.started.append(proc)
         return proc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import selectors
 import signal
 import subprocess
@@ -233,3 +234,34 @@ def test_sigterm_on_flightdeck_serve_drains_without_half_written_or_duplicate_ru
     assert all(h.completed for h in fast_hits)
     assert_state_matches_evidence(engine)
     engine.dispose()
+
+
+def test_ctrl_c_in_a_terminal_stops_serve_and_its_maintenance_worker_without_a_traceback(
+    target: RecordingTarget, procs: Procs, tmp_path: Path
+) -> None:
+    # Ctrl-C sends SIGINT to the whole foreground process group: flightdeck and its worker.
+    checks = f"      - {{name: fast, kind: test-probe, url: '{target.url('/slow/fast')}?delay=0.01', interval: 1s}}\n"
+    cfg = tmp_path / "flightdeck.yaml"
+    cfg.write_text(f"store:\n  state_dir: {tmp_path / 'state'}\nservices:\n  svc:\n    checks:\n{checks}")
+    proc = procs.start(
+        "--log-level",
+        "info",
+        "serve",
+        "-c",
+        str(cfg),
+        "--port",
+        "0",
+        "--json",
+        name="serve",
+        new_session=True,
+    )
+    assert json.loads(read_line(proc))["event"] == "listening"
+    wait_for(lambda: "maintenance:" in procs.logs(), "a maintenance pass in the worker process", procs)
+
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(60) == 0, procs.logs()[-4000:]
+    assert json.loads(read_line(proc)) == {"event": "stopped"}
+    logs = procs.logs()
+    assert "SIGINT received" in logs
+    assert "Traceback" not in logs, logs[-4000:]
+    assert "KeyboardInterrupt" not in logs

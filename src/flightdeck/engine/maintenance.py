@@ -13,6 +13,7 @@ import enum
 import logging
 import multiprocessing
 import pickle
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -168,7 +169,9 @@ class Maintenance:
                     await asyncio.to_thread(self.run_once)
                 else:
                     if pool is None:
-                        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                        pool = ProcessPoolExecutor(
+                            1, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint
+                        )
                     try:
                         report = await loop.run_in_executor(
                             pool,
@@ -191,6 +194,12 @@ class Maintenance:
         finally:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _ignore_sigint() -> None:
+    """In the maintenance worker: Ctrl-C in a terminal reaches the whole process group, but the
+    parent decides when to stop; a pass under way finishes its transaction (no traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _first_line(exc: BaseException) -> str:
