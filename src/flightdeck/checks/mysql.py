@@ -12,12 +12,12 @@ import time
 from typing import Any, Literal
 
 import pymysql
-from pydantic import Field, JsonValue, field_validator, model_validator
+from pydantic import Field, JsonValue, model_validator
 
 from flightdeck.checks.base import Check, Observation, register
 from flightdeck.checks.dbconnect import connect_target
 from flightdeck.config.check_spec import CheckSpec
-from flightdeck.config.types import Duration, Name
+from flightdeck.config.types import Name, PositiveDuration
 from flightdeck.datasources import (
     Dialect,
     connect_mysql,
@@ -37,14 +37,9 @@ class MysqlSpec(CheckSpec):
     kind: Literal["mysql"]
     url: Secret | None = Field(default=None, description="mysql:// or mariadb:// URL (a secret)")
     datasource: Name | None = Field(default=None, description="Name of a MySQL/MariaDB entry in datasources")
-    long_query_seconds: Duration = Field(default=60, description="A query running longer than this is long")
-
-    @field_validator("long_query_seconds")
-    @classmethod
-    def _long_query_positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be more than 0s")
-        return value
+    long_query_seconds: PositiveDuration = Field(
+        default=60, description="A query running longer than this is long"
+    )
 
     @model_validator(mode="after")
     def _target(self) -> MysqlSpec:

@@ -22,7 +22,7 @@ from flightdeck.checks.base import Check, Observation, register
 from flightdeck.checks.dbconnect import connect_target
 from flightdeck.config.base import ConfigModel
 from flightdeck.config.check_spec import CheckSpec
-from flightdeck.config.types import Duration, Name, RelPath
+from flightdeck.config.types import Name, PositiveDuration, RelPath
 from flightdeck.datasources import (
     Dialect,
     connect_postgres,
@@ -268,7 +268,9 @@ class PostgresSpec(CheckSpec):
     kind: Literal["postgres"]
     url: Secret | None = Field(default=None, description="postgresql:// URL (a secret; url_file works)")
     datasource: Name | None = Field(default=None, description="Name of a PostgreSQL entry in datasources")
-    long_query_seconds: Duration = Field(default=60, description="A query running longer than this is long")
+    long_query_seconds: PositiveDuration = Field(
+        default=60, description="A query running longer than this is long"
+    )
     required_indexes: list[str] = Field(
         default_factory=list, description="Index names, or table(col, ...) that some index must cover"
     )
@@ -281,13 +283,6 @@ class PostgresSpec(CheckSpec):
     def _indexes(cls, value: list[str]) -> list[str]:
         for text in value:
             parse_index_requirement(text)
-        return value
-
-    @field_validator("long_query_seconds")
-    @classmethod
-    def _long_query_positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be more than 0s")
         return value
 
     @model_validator(mode="after")

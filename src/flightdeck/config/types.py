@@ -49,6 +49,16 @@ def format_duration(seconds: float) -> str:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in YAML as ``30s``, ``5m``, ``1h``, ``500ms`` or a plain number of seconds."""
 
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError("must be more than 0s")
+    return value
+
+
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+"""A :data:`Duration` above zero."""
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
 
