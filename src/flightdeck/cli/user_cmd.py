@@ -100,15 +100,25 @@ def add(
         fail(str(exc), EXIT_CONFIG)
     finally:
         store.dispose()
+    _report(
+        user,
+        password if generated else None,
+        json_out,
+        f"Added [bold]{user.username}[/] ({user.role.value}).",
+    )
+
+
+def _report(user: User, generated: Secret | None, json_out: bool, message: str) -> None:
+    """Print what changed; a generated password is shown this once (in JSON as ``password``)."""
     if json_out:
         out = user_json(user)
-        if generated:
-            out["password"] = password.reveal()
+        if generated is not None:
+            out["password"] = generated.reveal()
         print_json(out)
         return
-    console.print(f"Added [bold]{user.username}[/] ({user.role.value}).", highlight=False)
-    if generated:
-        console.print(f"Password (shown once): [bold]{password.reveal()}[/]", highlight=False)
+    console.print(message, highlight=False)
+    if generated is not None:
+        console.print(f"Password (shown once): [bold]{generated.reveal()}[/]", highlight=False)
 
 
 @app.command("list")
@@ -152,15 +162,12 @@ def passwd(
         fail(str(exc), EXIT_CONFIG)
     finally:
         store.dispose()
-    if json_out:
-        out = user_json(user)
-        if generated:
-            out["password"] = password.reveal()
-        print_json(out)
-        return
-    console.print(f"Password of [bold]{user.username}[/] changed; their sessions ended.", highlight=False)
-    if generated:
-        console.print(f"Password (shown once): [bold]{password.reveal()}[/]", highlight=False)
+    _report(
+        user,
+        password if generated else None,
+        json_out,
+        f"Password of [bold]{user.username}[/] changed; their sessions ended.",
+    )
 
 
 @app.command("disable")
