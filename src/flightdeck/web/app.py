@@ -162,27 +162,23 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def throttled(request: Request, exc: LoginThrottledError) -> Response:
         return _error(429, "throttled", str(exc), {"retry-after": str(exc.retry_after)})
 
-    @app.exception_handler(PermissionDeniedError)
-    async def forbidden(request: Request, exc: PermissionDeniedError) -> Response:
-        if wants_json(request):
-            return _error(403, "forbidden", str(exc))
-        return render_error(request, 403, "Not allowed", str(exc))
+    def json_or_page(exc_type: type[Exception], status: int, code: str, title: str) -> None:
+        """API clients get the JSON error; a browser gets the cockpit's error page."""
 
-    @app.exception_handler(NotFoundError)
-    async def not_found(request: Request, exc: NotFoundError) -> Response:
-        if wants_json(request):
-            return _error(404, "not_found", str(exc))
-        return render_error(request, 404, "Not found", str(exc))
+        async def handler(request: Request, exc: Exception) -> Response:
+            if wants_json(request):
+                return _error(status, code, str(exc))
+            return render_error(request, status, title, str(exc))
+
+        app.add_exception_handler(exc_type, handler)
+
+    json_or_page(PermissionDeniedError, 403, "forbidden", "Not allowed")
+    json_or_page(NotFoundError, 404, "not_found", "Not found")
+    json_or_page(AccessPolicyError, 400, "invalid", "Not accepted")
 
     @app.exception_handler(AlreadyExistsError)
     async def conflict(request: Request, exc: AlreadyExistsError) -> Response:
         return _error(409, "conflict", str(exc))
-
-    @app.exception_handler(AccessPolicyError)
-    async def invalid(request: Request, exc: AccessPolicyError) -> Response:
-        if wants_json(request):
-            return _error(400, "invalid", str(exc))
-        return render_error(request, 400, "Not accepted", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def validation(request: Request, exc: RequestValidationError) -> Response:
