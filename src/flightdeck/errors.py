@@ -20,9 +20,15 @@ exceptions (aiohttp, asyncpg, SQLAlchemy, ...) are converted at the boundary whe
     │   └── CheckTimeoutError     the check did not finish within its timeout
     ├── DatasourceError           (flightdeck.datasources) a database was unreachable or refused a statement
     │   └── ReadOnlyViolation     the statement tried to change something; the database refused
-    └── DemoError                 (flightdeck.demo) the demo could not be prepared, started or reached
-        ├── DemoNotPreparedError  no demo in that folder yet (also a NotFoundError)
-        └── DemoBusyError         another ``flightdeck demo`` is running in that folder
+    ├── DemoError                 (flightdeck.demo) the demo could not be prepared, started or reached
+    │   ├── DemoNotPreparedError  no demo in that folder yet (also a NotFoundError)
+    │   └── DemoBusyError         another ``flightdeck demo`` is running in that folder
+    └── PaymentsError             (flightdeck.payments) payment integrity could not do its work
+        ├── StatementError        a statement file is malformed: file, line and column
+        ├── CurrencyError         an unknown currency, or several currencies summed without a rate
+        ├── ReconError            a reconciliation could not run
+        ├── LedgerError           a ledger, its hash chain or signing key could not be read or written
+        └── DrillError            a gateway fault drill could not be set up or driven
 
 The classes defined here are the core; the ones marked with a module live with their domain and
 are exported from it.

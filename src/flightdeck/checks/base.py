@@ -22,7 +22,8 @@ from pydantic import JsonValue
 from flightdeck.clock import Clock, SystemClock
 from flightdeck.config.check_spec import CheckSpec, register_spec
 from flightdeck.config.models import Config, DatasourceConfig
-from flightdeck.evidence import Measurement
+from flightdeck.evidence import Artifact, Measurement
+from flightdeck.store import Store
 
 __all__ = ["CHECKS", "Check", "CheckContext", "Observation", "check_class", "register"]
 
@@ -35,7 +36,8 @@ class Observation:
 
     ``failures`` are the kind's own expectations that did not hold (status 503 not in [200]);
     they make the verdict ``fail``. ``warnings`` make it at least ``warn``. ``memo`` is carried to the
-    next run of the same check (e.g. counters, to compute rates between scrapes).
+    next run of the same check (e.g. counters, to compute rates between scrapes). ``artifacts`` are
+    files the run produced (a job's report).
     """
 
     measurements: list[Measurement] = field(default_factory=list)
@@ -44,6 +46,7 @@ class Observation:
     detail: dict[str, JsonValue] = field(default_factory=dict)
     summary: str = ""
     memo: JsonValue = None
+    artifacts: list[Artifact] = field(default_factory=list)
 
     def measure(self, name: str, value: float | int | None, unit: str = "") -> None:
         """Record a measurement; ``None`` (not measured) is skipped, never recorded as zero."""
@@ -53,10 +56,15 @@ class Observation:
 
 @dataclass
 class CheckContext:
-    """Shared, process-wide resources a check may use. Created once; closed on shutdown."""
+    """Shared, process-wide resources a check may use. Created once; closed on shutdown.
+
+    ``store`` is the evidence store, for kinds that run jobs keeping their own records
+    (reconciliations, ledger hash chains); ``None`` when checks run without one (``--no-record``).
+    """
 
     config: Config
     clock: Clock = field(default_factory=SystemClock)
+    store: Store | None = None
     _resources: dict[str, Any] = field(default_factory=dict)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 

@@ -238,6 +238,45 @@ def _cross_references(reader: _Reader, config: Config) -> None:
                 )
 
 
+# Check kinds that name a job configured under ``payments:``: spec field -> payments section.
+_JOB_REFS = {
+    "reconciliation": "reconciliations",
+    "ledger": "ledgers",
+    "wallets": "wallets",
+    "settlements": "settlements",
+    "gateway_drill": "gateway_drills",
+}
+
+
+def _payments_references(reader: _Reader, config: Config) -> None:
+    pay = config.payments
+    known_ds = ", ".join(sorted(config.datasources)) or "none declared"
+    known_svc = ", ".join(sorted(config.services)) or "none declared"
+    for section in _JOB_REFS.values():
+        for name, job in getattr(pay, section).items():
+            loc: tuple[str | int, ...] = ("payments", section, name)
+            if job.service not in config.services:
+                reader.issue((*loc, "service"), f"no service named {job.service!r} (declared: {known_svc})")
+            internal = getattr(job, "internal", None)
+            ds = getattr(job, "datasource", None) or getattr(internal, "datasource", None)
+            if ds is not None and ds not in config.datasources:
+                where = (*loc, "internal", "datasource") if internal is not None else (*loc, "datasource")
+                reader.issue(where, f"no datasource named {ds!r} (declared: {known_ds})")
+            recon = getattr(job, "reconciliation", None)
+            if recon is not None and recon not in pay.reconciliations:
+                reader.issue((*loc, "reconciliation"), f"no reconciliation named {recon!r}")
+    for svc_name, service in config.services.items():
+        for i, check in enumerate(service.checks):
+            for field, section in _JOB_REFS.items():
+                ref = getattr(check, field, None)
+                if check.kind == field and isinstance(ref, str) and ref not in getattr(pay, section):
+                    known = ", ".join(sorted(getattr(pay, section))) or "none declared"
+                    reader.issue(
+                        ("services", svc_name, "checks", i, field),
+                        f"no payments.{section} entry named {ref!r} (declared: {known})",
+                    )
+
+
 def load_config_text(
     text: str, file: str = "<config>", env: Mapping[str, str] | None = None, base_dir: Path | None = None
 ) -> Config:
@@ -269,6 +308,7 @@ def load_config_text(
         _add_errors(reader, exc, Config, ())
     if config is not None:
         _cross_references(reader, config)
+        _payments_references(reader, config)
     if reader.issues or config is None:
         raise ConfigError(reader.issues)
     config._source = Path(file) if file != "<config>" else None

@@ -12,6 +12,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from flightdeck.config.base import ConfigModel, collect_secrets
 from flightdeck.config.check_spec import CatchUp, CheckSpec
+from flightdeck.config.payments import PaymentsConfig
 from flightdeck.config.types import Duration, Name, RelPath
 from flightdeck.secret import Secret
 
@@ -143,6 +144,7 @@ class Config(ConfigModel):
     defaults: CheckDefaults = Field(default_factory=CheckDefaults)
     datasources: dict[Name, DatasourceConfig] = Field(default_factory=dict)
     services: dict[Name, ServiceConfig] = Field(default_factory=dict)
+    payments: PaymentsConfig = Field(default_factory=PaymentsConfig)
 
     _source: Path | None = PrivateAttr(default=None)
     _extra_secrets: frozenset[str] = PrivateAttr(default=frozenset())

@@ -55,7 +55,7 @@ async def run_checks_now(
 
     Disabled checks run too when named explicitly. Results come back in configuration order.
     """
-    context = CheckContext(config=config, clock=store.clock if store else SystemClock())
+    context = CheckContext(config=config, clock=store.clock if store else SystemClock(), store=store)
     try:
         everything = prepare_checks(config, context, include_disabled=True)
         chosen = select_checks(

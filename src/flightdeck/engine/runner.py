@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import JsonValue
@@ -21,7 +22,7 @@ from flightdeck.config.types import format_duration
 from flightdeck.errors import CheckError
 from flightdeck.evidence import NewEvidence, Trigger, Verdict, scrub, worst
 
-__all__ = ["PreparedCheck", "RunResult", "prepare_checks", "run_check"]
+__all__ = ["PreparedCheck", "RunResult", "describe_run", "prepare_checks", "run_check", "verdict_of"]
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def prepare_checks(
     ]
 
 
-def _verdict(obs: Observation, spec: CheckSpec) -> tuple[Verdict, str, list[JsonValue]]:
+def verdict_of(obs: Observation, spec: CheckSpec) -> tuple[Verdict, str, list[JsonValue]]:
     values = {m.name: m.value for m in obs.measurements}
     results = [c.evaluate(values) for c in spec.conditions]
     verdicts: list[Verdict] = []
@@ -138,14 +139,28 @@ async def run_check(
         error = f"internal error in {prepared.kind} check: {type(exc).__name__}: {exc}"
     duration_ms = (clock.monotonic() - t0) * 1000.0
     finished = clock.now()
+    return describe_run(prepared, obs, error, started, finished, duration_ms, trigger, memo)
 
+
+def describe_run(
+    prepared: PreparedCheck,
+    obs: Observation | None,
+    error: str | None,
+    started: datetime,
+    finished: datetime,
+    duration_ms: float,
+    trigger: Trigger,
+    memo: JsonValue = None,
+) -> RunResult:
+    """The evidence of one run: the verdict from the observation and the check's conditions, secrets
+    scrubbed. ``obs`` is ``None`` when no measurement could be taken (``error`` says why)."""
     if obs is None:
         verdict, summary = Verdict.ERROR, error or "no observation"
         detail: dict[str, JsonValue] = {"error": summary}
         measurements: tuple[Any, ...] = ()
         new_memo = memo
     else:
-        verdict, summary, conditions = _verdict(obs, prepared.spec)
+        verdict, summary, conditions = verdict_of(obs, prepared.spec)
         detail = dict(obs.detail)
         if conditions:
             detail["conditions"] = conditions
@@ -172,6 +187,7 @@ async def run_check(
         duration_ms=round(duration_ms, 3),
         summary=str(summary_s)[:500],
         measurements=measurements,
+        artifacts=tuple(obs.artifacts) if obs is not None else (),
         detail=scrubbed_detail,
     )
     return RunResult(evidence=evidence, memo=new_memo)

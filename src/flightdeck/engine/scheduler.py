@@ -128,7 +128,7 @@ class Scheduler:
         self.node_id = node_id or config.scheduler.node_id
         self.tick_interval = tick
         self.lookahead = lookahead
-        self.context = CheckContext(config=config, clock=self.clock)
+        self.context = CheckContext(config=config, clock=self.clock, store=store)
         self.writer = EvidenceWriter(store, self.node_id, self.metrics)
         self.maintenance = (
             Maintenance(store, config.store.retention, self.node_id, self.clock, self.metrics)

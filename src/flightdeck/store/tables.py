@@ -29,10 +29,17 @@ __all__ = [
     "check_state",
     "evidence",
     "leases",
+    "ledger_chain",
+    "ledger_checkpoints",
     "metadata",
+    "recon_audit",
+    "recon_exceptions",
+    "recon_items",
+    "recon_runs",
     "rollup_watermarks",
     "rollups",
     "sessions",
+    "statement_files",
     "users",
 ]
 
@@ -201,4 +208,127 @@ api_tokens = Table(
     Column("expires_at", UTCDateTime(), nullable=True),
     Column("last_used_at", UTCDateTime(), nullable=True),
     Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+
+# -- payment integrity ------------------------------------------------------------------------------
+
+# One row per statement file a reconciliation has read, so a file dropped twice (same SHA-256) is
+# recognised and never counted twice.
+statement_files = Table(
+    "statement_files",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("recon", String(100), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("first_run_id", BigInteger, nullable=True),
+    Column("ingested_at", UTCDateTime(), nullable=False),
+    Index("uq_statement_files_recon_sha256", "recon", "sha256", unique=True),
+)
+
+# One row per reconciliation run; written "running" before the work starts, so a crash leaves a
+# visible failed-to-finish run, never a silent gap.
+recon_runs = Table(
+    "recon_runs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("recon", String(100), nullable=False),
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD, the reconciled business day
+    Column("status", String(20), nullable=False),  # running | succeeded | failed
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("inputs_digest", String(64), nullable=True),
+    Column("internal_rows", BigInteger, nullable=True),
+    Column("statement_rows", BigInteger, nullable=True),
+    Column("summary", JSONType, nullable=True),  # counts and amounts per category and currency
+    Column("error", Text, nullable=True),
+    Column("evidence_id", BigInteger, nullable=True),
+    Column("node", String(200), nullable=True),
+    Index("ix_recon_runs_recon_started", "recon", "started_at"),
+)
+
+# The exceptions one run found (matched items are only counted, in the run's summary).
+recon_items = Table(
+    "recon_items",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", BigInteger, ForeignKey("recon_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("refs", JSONType, nullable=False),  # {"internal": [...], "statement": [...]} references
+    Column("rows", JSONType, nullable=False),  # {"internal": [...], "statement": [...]} source rows
+    Column("currency", String(3), nullable=True),
+    Column("internal_minor", BigInteger, nullable=True),
+    Column("statement_minor", BigInteger, nullable=True),
+    Column("difference_minor", BigInteger, nullable=True),
+    Index("ix_recon_items_run", "run_id"),
+)
+
+# Exceptions across runs, one per fingerprint: re-running a day never duplicates them, and a
+# resolution (with its note) carries over.
+recon_exceptions = Table(
+    "recon_exceptions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("recon", String(100), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("refs", JSONType, nullable=False),
+    Column("currency", String(3), nullable=True),
+    Column("difference_minor", BigInteger, nullable=True),
+    Column("status", String(20), nullable=False),  # open | resolved
+    Column("first_run_id", BigInteger, nullable=False),
+    Column("last_run_id", BigInteger, nullable=False),
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("resolved_by", String(100), nullable=True),
+    Column("note", Text, nullable=True),
+    Index("uq_recon_exceptions_recon_fingerprint", "recon", "fingerprint", unique=True),
+    Index("ix_recon_exceptions_recon_status", "recon", "status"),
+)
+
+# Every change to an exception: opened, resolved (with note), reopened. Append-only.
+recon_audit = Table(
+    "recon_audit",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("exception_id", BigInteger, ForeignKey("recon_exceptions.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("note", Text, nullable=True),
+    Column("run_id", BigInteger, nullable=True),
+    Index("ix_recon_audit_exception", "exception_id"),
+)
+
+# The hash chain flightdeck keeps over a ledger table: one link per ledger row, in key order.
+ledger_chain = Table(
+    "ledger_chain",
+    metadata,
+    Column("ledger", String(100), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("row_key", String(200), nullable=False),
+    Column("row_hash", String(64), nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Index("uq_ledger_chain_ledger_row_key", "ledger", "row_key", unique=True),
+)
+
+# Signed checkpoints of a ledger's chain (also exported outside the database).
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("ledger", String(100), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", Text, nullable=False),
+    Column("exported_uri", Text, nullable=True),
+    Index("ix_ledger_checkpoints_ledger_seq", "ledger", "seq"),
 )

@@ -33,7 +33,7 @@ from flightdeck.engine.runner import prepare_checks
 from flightdeck.engine.scheduler import Scheduler
 from flightdeck.errors import AuthenticationError, NotFoundError, PermissionDeniedError, StoreError
 from flightdeck.store import Store, sync_checks
-from flightdeck.web import account, api, cockpit, ops
+from flightdeck.web import account, api, cockpit, ops, payments, payments_api
 from flightdeck.web.context import WebContext
 from flightdeck.web.middleware import HttpMetrics, MetricsMiddleware, SecurityHeadersMiddleware
 from flightdeck.web.pages import STATIC_DIR, make_templates, render_error, render_login
@@ -79,7 +79,7 @@ def _describe(problem: Any) -> str:
 def _sync_configured_checks(config: Config, store: Store) -> None:
     """Without a scheduler in this process, put the configured checks in the store so that the
     cockpit lists every one (those that never ran as ``unknown``)."""
-    context = CheckContext(config=config, clock=store.clock)
+    context = CheckContext(config=config, clock=store.clock, store=store)
     rows = check_rows(prepare_checks(config, context, include_disabled=True))
     with store.engine.begin() as conn:
         sync_checks(conn, rows, store.clock.now())
@@ -145,6 +145,8 @@ def create_app(
     app.include_router(api.router)
     app.include_router(account.router)
     app.include_router(cockpit.router)
+    app.include_router(payments_api.router)
+    app.include_router(payments.router)
     _install_error_handlers(app)
     return app
 
