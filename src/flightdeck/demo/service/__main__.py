@@ -1,5 +1,9 @@
 """``python -m flightdeck.demo.service --db PATH --port N [--https-port M --cert F --key F] ...``
 
+With ``--gateway-url URL`` (or ``DEMO_GATEWAY_URL``) top-ups are charged through that card gateway
+over HTTP instead of the in-process simulation; ``--gateway-retry broken`` (or
+``DEMO_GATEWAY_RETRY=broken``) makes every retry send a new idempotency key (the classic bug).
+
 Runs the demo payments service until SIGTERM or SIGINT. Once listening it prints one JSON line on
 stdout: ``{"event": "listening", "pid": ..., "http_url": ..., "https_url": ...}``.
 """
@@ -16,6 +20,7 @@ import sys
 from pathlib import Path
 
 from flightdeck.demo.service.app import start_service
+from flightdeck.demo.service.gateway_client import RetryMode
 from flightdeck.demo.service.state import ServiceSettings
 from flightdeck.secret import Secret
 
@@ -36,6 +41,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--chaos-every", type=float, default=0.0, help="mean seconds between random faults (0: off)"
     )
     p.add_argument("--pool-size", type=int, default=4, help="database connections")
+    g = p.add_argument_group("card gateway (default: simulated in-process)")
+    g.add_argument(
+        "--gateway-url",
+        default=os.environ.get("DEMO_GATEWAY_URL") or None,
+        help="charge top-ups through this gateway (env DEMO_GATEWAY_URL)",
+    )
+    g.add_argument(
+        "--gateway-retry",
+        type=RetryMode,
+        choices=list(RetryMode),
+        default=os.environ.get("DEMO_GATEWAY_RETRY") or RetryMode.CORRECT.value,
+        help="correct: one idempotency key per payment; broken: a new key per retry (env DEMO_GATEWAY_RETRY)",
+    )
+    g.add_argument("--gateway-timeout", type=float, default=2.0, help="seconds per charge attempt")
+    g.add_argument("--gateway-attempts", type=int, default=4, help="attempts per charge before unknown")
+    g.add_argument("--gateway-backoff", type=float, default=0.2, help="first retry waits up to this (s)")
+    g.add_argument("--gateway-backoff-max", type=float, default=2.0, help="no retry waits longer (s)")
+    g.add_argument(
+        "--gateway-resolve-after", type=float, default=1.0, help="unknown outcomes: look up after (s)"
+    )
     p.add_argument("--log-level", default="info")
     return p.parse_args(argv)
 
@@ -57,6 +82,13 @@ def settings_from(args: argparse.Namespace) -> ServiceSettings:
         settle_delay=args.settle_delay,
         chaos_every=args.chaos_every,
         pool_size=args.pool_size,
+        gateway_url=args.gateway_url,
+        gateway_retry=args.gateway_retry,
+        gateway_timeout=args.gateway_timeout,
+        gateway_attempts=args.gateway_attempts,
+        gateway_backoff=args.gateway_backoff,
+        gateway_backoff_max=args.gateway_backoff_max,
+        gateway_resolve_after=args.gateway_resolve_after,
     )
 
 

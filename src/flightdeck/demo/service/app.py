@@ -1,5 +1,7 @@
 """Building and running the service: both listeners (HTTP and HTTPS) and its background workers
-(settlement, fault expiry, chaos) in one event loop."""
+(settlement, fault expiry, chaos) in one event loop. With a gateway URL, top-ups are charged over
+HTTP by a :class:`~flightdeck.demo.service.charging.Charger` whose sweep runs with each settlement
+pass."""
 
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ from aiohttp import web
 
 from flightdeck.clock import Clock, SystemClock
 from flightdeck.demo.service.accounts import Accounts
+from flightdeck.demo.service.charging import Charger
 from flightdeck.demo.service.db import Database
 from flightdeck.demo.service.faults import FaultBoard, chaos_loop
+from flightdeck.demo.service.gateway_client import GatewayClient, GatewayClientSettings
 from flightdeck.demo.service.metrics import ServiceMetrics
 from flightdeck.demo.service.middleware import middlewares, security_headers
 from flightdeck.demo.service.payments import Payments
@@ -96,13 +100,39 @@ class RunningService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.runner.cleanup()
+        if self.state.charger is not None:
+            await self.state.charger.stop()
         await self.state.db.close()
+
+
+async def _settle_pass(state: ServiceState) -> None:
+    simulated = state.charger is None
+    await state.payments.settle_due(state.now(), state.settings.settle_delay, simulate_card_gateway=simulated)
+    if state.charger is not None:
+        await state.charger.sweep()
+
+
+def _charger(settings: ServiceSettings, state: ServiceState, rng: random.Random) -> Charger | None:
+    if not settings.gateway_url:
+        return None
+    client = GatewayClient(
+        GatewayClientSettings(
+            url=settings.gateway_url,
+            timeout=settings.gateway_timeout,
+            attempts=settings.gateway_attempts,
+            backoff=settings.gateway_backoff,
+            backoff_max=settings.gateway_backoff_max,
+        ),
+        random.Random(rng.random()),
+        state.clock.sleep,
+    )
+    return Charger(state.payments, client, settings.gateway_retry, state.now, settings.gateway_resolve_after)
 
 
 async def _settler(state: ServiceState) -> None:
     while True:
         try:
-            await state.payments.settle_due(state.now(), state.settings.settle_delay)
+            await _settle_pass(state)
             state.last_settlement = state.clock.monotonic()
         except asyncio.CancelledError:
             raise
@@ -147,8 +177,11 @@ async def start_service(settings: ServiceSettings, clock: Clock | None = None) -
         login_limiter=SlidingWindowLimiter(settings.login_limit, settings.login_window, clock.monotonic),
         rng=rng,
     )
+    state.charger = _charger(settings, state, rng)
+    if state.charger is not None:
+        await state.charger.client.open()
     # Answer what is due before taking traffic, so readiness has a settlement pass to report.
-    await payments.settle_due(state.now(), settings.settle_delay)
+    await _settle_pass(state)
     state.last_settlement = clock.monotonic()
     runner = web.AppRunner(create_app(state), access_log=None, handle_signals=False, shutdown_timeout=5)
     await runner.setup()
@@ -162,6 +195,8 @@ async def start_service(settings: ServiceSettings, clock: Clock | None = None) -
             https_port = https_sock.getsockname()[1]
     except BaseException:
         await runner.cleanup()
+        if state.charger is not None:
+            await state.charger.stop()
         await db.close()
         raise
     state.https_port = https_port

@@ -13,7 +13,8 @@ stuck     the gateway loses the newest pending payment (or the next     fails lo
 ========  ============================================================  =============================
 
 A fault switched on by hand stays on until switched off (or its ``duration_s`` ends); chaos only
-ever switches off what chaos switched on.
+ever switches off what chaos switched on. (The card gateway client's broken retry switch is not a
+fault here but ``POST /admin/gateway``: it is a bug for a gateway drill to find, not an outage.)
 """
 
 from __future__ import annotations

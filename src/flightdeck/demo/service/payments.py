@@ -5,6 +5,11 @@
 * ``merchant``: money from the wallet to a merchant; refused up front (402) without the funds, and
   failed at settlement when the funds went elsewhere meanwhile.
 
+With a real card gateway (the service started with a gateway URL) top-ups are charged over HTTP by
+:mod:`flightdeck.demo.service.charging` and completed with :meth:`Payments.complete_topup`; merchant
+payments still settle here. A payment's ``reference`` (``payment:{id}``) names it in the ledger and
+at the gateway.
+
 The same ``Idempotency-Key`` with the same request returns the first payment (no second charge);
 with a different request it is refused (409). A unique index on ``(user_id, idempotency_key)``
 makes this hold under concurrent retries too.
@@ -73,6 +78,11 @@ class Payment:
     created_at: float
     updated_at: float
 
+    @property
+    def reference(self) -> str:
+        """What the ledger and the card gateway know this payment by."""
+        return f"payment:{self.id}"
+
     def to_json(self) -> dict[str, object]:
         return {
             "id": self.id,
@@ -82,6 +92,7 @@ class Payment:
             "status": self.status.value,
             "failure_reason": self.failure_reason,
             "idempotency_key": self.idempotency_key,
+            "reference": self.reference,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -117,6 +128,17 @@ _DUE_SQL = (
     "SELECT id, user_id, wallet_id, kind, amount_cents, merchant, status, failure_reason, "
     "idempotency_key, created_at, updated_at, card_token FROM payments WHERE status = 'pending' "
     "AND gateway_state = 'submitted' AND created_at <= ? ORDER BY id LIMIT ?"
+)
+# The same, merchant payments only: with a real card gateway, top-ups are charged over HTTP.
+_DUE_MERCHANT_SQL = (
+    "SELECT id, user_id, wallet_id, kind, amount_cents, merchant, status, failure_reason, "
+    "idempotency_key, created_at, updated_at, card_token FROM payments WHERE status = 'pending' "
+    "AND gateway_state = 'submitted' AND kind = 'merchant' AND created_at <= ? ORDER BY id LIMIT ?"
+)
+_PENDING_SQL = (
+    "SELECT id, user_id, wallet_id, kind, amount_cents, merchant, status, failure_reason, "
+    "idempotency_key, created_at, updated_at FROM payments WHERE id = ? AND status = 'pending' "
+    "AND gateway_state = 'submitted'"
 )
 
 
@@ -231,10 +253,14 @@ class Payments:
             raise NotFound(f"no payment {payment_id}")
         return _payment(row)
 
-    async def settle_due(self, now: float, settle_delay: float, batch: int = 100) -> int:
-        """One pass of the gateway: answer submitted payments older than ``settle_delay``."""
+    async def settle_due(
+        self, now: float, settle_delay: float, batch: int = 100, simulate_card_gateway: bool = True
+    ) -> int:
+        """One pass of the gateway: answer submitted payments older than ``settle_delay``. Without
+        ``simulate_card_gateway`` only merchant payments (top-ups go to a real gateway)."""
+        sql = _DUE_SQL if simulate_card_gateway else _DUE_MERCHANT_SQL
         async with self.db.connection() as conn:
-            rows = await conn.all("payment.due", _DUE_SQL, (now - settle_delay, batch))
+            rows = await conn.all("payment.due", sql, (now - settle_delay, batch))
         answered = 0
         for row in rows:
             payment = _payment(row)
@@ -267,14 +293,7 @@ class Payments:
         if payment.kind is PaymentKind.TOPUP:
             if card_token == DECLINED_CARD:
                 return PaymentStatus.FAILED, "card_declined"
-            card = await account_id(conn, _CARD_ACCOUNT, AccountType.EXTERNAL, now)
-            await post(
-                conn,
-                "topup",
-                ref,
-                [Posting(card, -payment.amount_cents), Posting(wallet.account_id, payment.amount_cents)],
-                now,
-            )
+            await self._credit_topup(conn, payment, wallet.account_id, now)
             return PaymentStatus.SETTLED, None
         merchant = await account_id(conn, f"merchant:{payment.merchant}", AccountType.MERCHANT, now)
         try:
@@ -282,6 +301,39 @@ class Payments:
         except InsufficientFunds:
             return PaymentStatus.FAILED, "insufficient_funds"
         return PaymentStatus.SETTLED, None
+
+    async def complete_topup(self, payment_id: int, failure_reason: str | None, now: float) -> Payment | None:
+        """A real gateway answered a top-up: credit the wallet (``failure_reason`` ``None``) or fail it.
+
+        Exactly once: only a payment still pending and submitted changes (``None`` otherwise)."""
+        async with self.db.transaction() as conn:
+            row = await conn.one("payment.pending", _PENDING_SQL, (payment_id,))
+            if row is None:
+                return None
+            payment = _payment(row)
+            status = PaymentStatus.FAILED
+            if failure_reason is None:
+                wallet = await get_wallet(conn, payment.user_id)
+                await self._credit_topup(conn, payment, wallet.account_id, now)
+                status = PaymentStatus.SETTLED
+            await conn.update(
+                "payment.settle",
+                "UPDATE payments SET status = ?, failure_reason = ?, gateway_state = 'answered', "
+                "updated_at = ? WHERE id = ?",
+                (status.value, failure_reason, now, payment.id),
+            )
+        self.metrics.payments.labels(payment.kind.value, status.value).inc()
+        return payment
+
+    async def _credit_topup(self, conn: Conn, payment: Payment, wallet_account: int, now: float) -> None:
+        card = await account_id(conn, _CARD_ACCOUNT, AccountType.EXTERNAL, now)
+        await post(
+            conn,
+            "topup",
+            f"payment:{payment.id}",
+            [Posting(card, -payment.amount_cents), Posting(wallet_account, payment.amount_cents)],
+            now,
+        )
 
     async def lose_latest_pending(self, now: float) -> int | None:
         """The stuck fault: the gateway loses the newest submitted payment; its id, if there was one."""

@@ -13,8 +13,9 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from pydantic import BaseModel, ConfigDict, Field
 
-from flightdeck.demo.service.errors import InvalidRequest, NotFound, TooManyRequests, Unauthorized
+from flightdeck.demo.service.errors import Conflict, InvalidRequest, NotFound, TooManyRequests, Unauthorized
 from flightdeck.demo.service.faults import FaultName, FaultParams
+from flightdeck.demo.service.gateway_client import RetryMode
 from flightdeck.demo.service.health import HEALTH_JSON, HealthStatus, liveness, readiness
 from flightdeck.demo.service.ledger import get_wallet, unbalanced_transactions, wallet_mismatches
 from flightdeck.demo.service.payments import PaymentKind
@@ -55,6 +56,10 @@ class PaymentBody(_Body):
 class BookingBody(_Body):
     item: str = Field(min_length=1, max_length=100)
     amount_cents: int = _AMOUNT
+
+
+class GatewayBody(_Body):
+    retry: RetryMode = Field(strict=False)
 
 
 class FaultBody(_Body):
@@ -198,6 +203,8 @@ async def _create_payment(
     payment, replayed = await state.payments.create(
         user_id, kind, amount, key, state.now(), merchant=merchant, card_token=card
     )
+    if not replayed and kind is PaymentKind.TOPUP and state.charger is not None:
+        state.charger.submit(payment.id)  # charged over HTTP in the background
     response = web.json_response(payment.to_json(), status=200 if replayed else 201)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -272,6 +279,36 @@ async def switch_fault(request: web.Request) -> web.Response:
     else:
         st = await state.faults.deactivate(name, state.now())
     return web.json_response({"fault": st.to_json()})
+
+
+def _gateway_json(state: ServiceState) -> dict[str, object]:
+    charger = state.charger
+    if charger is None:
+        return {"mode": "simulated", "url": None, "retry": None}
+    return {
+        "mode": "http",
+        "url": state.settings.gateway_url,
+        "retry": charger.mode.value,
+        "in_flight": charger.in_flight,
+        "stats": asdict(charger.stats),
+    }
+
+
+@routes.get("/admin/gateway")
+async def gateway_status(request: web.Request) -> web.Response:
+    """How top-ups reach the card gateway, and what the charges so far came to."""
+    return web.json_response(_gateway_json(_admin(request)))
+
+
+@routes.post("/admin/gateway")
+async def switch_gateway_retry(request: web.Request) -> web.Response:
+    """``{"retry": "broken"}`` makes every charge retry send a new idempotency key; ``correct`` undoes it."""
+    state = _admin(request)
+    body = GatewayBody.model_validate(await _json(request))
+    if state.charger is None:
+        raise Conflict("the card gateway is simulated (start with --gateway-url)", code="no_gateway")
+    state.charger.mode = body.retry
+    return web.json_response(_gateway_json(state))
 
 
 @routes.get("/admin/ledger")

@@ -10,8 +10,10 @@ from aiohttp import web
 
 from flightdeck.clock import Clock
 from flightdeck.demo.service.accounts import Accounts
+from flightdeck.demo.service.charging import Charger
 from flightdeck.demo.service.db import Database
 from flightdeck.demo.service.faults import FaultBoard
+from flightdeck.demo.service.gateway_client import RetryMode
 from flightdeck.demo.service.metrics import ServiceMetrics
 from flightdeck.demo.service.payments import Payments
 from flightdeck.demo.service.ratelimit import SlidingWindowLimiter
@@ -23,7 +25,12 @@ __all__ = ["STATE", "ServiceSettings", "ServiceState"]
 @dataclass(frozen=True)
 class ServiceSettings:
     """How to run the service. ``http_port``/``https_port`` 0 pick a free port; no ``cert_file``
-    means no HTTPS (and no redirect). No ``admin_token`` means the admin endpoints answer 404."""
+    means no HTTPS (and no redirect). No ``admin_token`` means the admin endpoints answer 404.
+
+    Without ``gateway_url`` the card gateway is simulated in-process (top-ups settle after
+    ``settle_delay``); with it top-ups are charged over HTTP (``gateway_*``: per-attempt timeout,
+    attempts, backoff base and cap in seconds, how long an unknown outcome waits before it is looked
+    up, and the retry mode: ``broken`` sends a new idempotency key on every retry)."""
 
     db_path: Path
     host: str = "127.0.0.1"
@@ -39,6 +46,13 @@ class ServiceSettings:
     chaos_every: float = 0.0
     pool_size: int = 4
     seed: int | None = None
+    gateway_url: str | None = None
+    gateway_retry: RetryMode = RetryMode.CORRECT
+    gateway_timeout: float = 2.0
+    gateway_attempts: int = 4
+    gateway_backoff: float = 0.2
+    gateway_backoff_max: float = 2.0
+    gateway_resolve_after: float = 1.0
 
     @property
     def https(self) -> bool:
@@ -56,6 +70,7 @@ class ServiceState:
     faults: FaultBoard
     login_limiter: SlidingWindowLimiter
     rng: random.Random
+    charger: Charger | None = None  # with a real card gateway (``gateway_url``)
     https_port: int | None = None
     last_settlement: float | None = None  # clock.monotonic() of the last settlement pass
 
