@@ -28,6 +28,7 @@ from tests.web.conftest import PASSWORD, SECRET_VALUE, AppClient, log_in, login_
 PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/login"), ("POST", "/login")}
 CHECKED_IN_HANDLER = {"/metrics": Role.VIEWER}  # any token, unless server.metrics_public
 SAMPLE = {"service": "web", "check": "up", "evidence_id": "1", "token_id": "1", "username": "viewer"}
+SAMPLE |= {"run_id": "1", "exception_id": "1", "fmt": "html"}
 
 
 def app_routes(app: Any) -> Iterator[tuple[str, set[str], BaseRoute]]:

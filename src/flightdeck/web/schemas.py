@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue, field_validator
 
 from flightdeck.access import ApiToken, Role, TokenState, User
 from flightdeck.evidence import Evidence, Verdict
+from flightdeck.payments.recon_store import AuditEntry, ExceptionRow, ExceptionStatus, RunRow, RunStatus
+from flightdeck.payments.records import Category
 from flightdeck.store import CheckStatus
 from flightdeck.store.stats import CheckSummary, Series
 
@@ -19,6 +21,13 @@ __all__ = [
     "ErrorOut",
     "EvidencePageOut",
     "MeOut",
+    "ReconAuditOut",
+    "ReconExceptionOut",
+    "ReconItemOut",
+    "ReconOut",
+    "ReconResolveIn",
+    "ReconRunDetailOut",
+    "ReconRunOut",
     "SeriesOut",
     "SeriesPointOut",
     "ServiceOut",
@@ -237,3 +246,120 @@ class TokenIn(BaseModel):
 
 class TokenCreatedOut(TokenOut):
     token: str = Field(description="the token itself: shown this once, never again")
+
+
+class ReconRunOut(BaseModel):
+    """A reconciliation run. ``summary`` is the run's summary as recorded (counts and amounts per
+    category, input files, currencies); null until the run succeeded."""
+
+    id: int
+    recon: str
+    day: str = Field(description="the reconciled day, YYYY-MM-DD")
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime | None
+    inputs_digest: str | None
+    internal_rows: int | None
+    statement_rows: int | None
+    summary: dict[str, JsonValue] | None
+    error: str | None = Field(description="why the run failed")
+
+    @classmethod
+    def of(cls, r: RunRow) -> ReconRunOut:
+        return cls(
+            id=r.id,
+            recon=r.recon,
+            day=r.day,
+            status=r.status,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            inputs_digest=r.inputs_digest,
+            internal_rows=r.internal_rows,
+            statement_rows=r.statement_rows,
+            summary=r.summary,
+            error=r.error,
+        )
+
+
+class ReconOut(BaseModel):
+    name: str
+    service: str
+    description: str
+    latest_run: ReconRunOut | None
+    open_exceptions: int
+
+
+class ReconItemOut(BaseModel):
+    """An exception as a run found it. Amounts are integers in the currency's minor units."""
+
+    fingerprint: str
+    category: Category
+    reason: str
+    refs: dict[str, list[str]] = Field(description="references on each side: internal, statement")
+    rows: dict[str, list[JsonValue]] = Field(description="[source, row] of each record on each side")
+    currency: str | None
+    internal_minor: int | None
+    statement_minor: int | None
+    difference_minor: int | None
+    exception_id: int | None = Field(description="the exception across runs; null if it is gone")
+    status: ExceptionStatus | None
+
+
+class ReconRunDetailOut(ReconRunOut):
+    items: list[ReconItemOut]
+
+
+class ReconExceptionOut(BaseModel):
+    id: int
+    recon: str
+    fingerprint: str
+    day: str
+    category: Category
+    reason: str
+    refs: dict[str, list[str]]
+    currency: str | None
+    difference_minor: int | None
+    status: ExceptionStatus
+    first_run_id: int
+    last_run_id: int
+    resolved_at: datetime | None
+    resolved_by: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, e: ExceptionRow) -> ReconExceptionOut:
+        return cls(**{f: getattr(e, f) for f in cls.model_fields})
+
+
+class ReconResolveIn(BaseModel):
+    note: str = Field(min_length=1, max_length=4000, description="why: required, kept in the audit trail")
+    reopen: bool = Field(default=False, description="reopen a resolved exception instead")
+
+    @field_validator("note")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a note saying why is required")
+        return value.strip()
+
+
+class ReconAuditOut(BaseModel):
+    id: int
+    exception_id: int
+    at: datetime
+    actor: str = Field(description="user name, token:NAME, or flightdeck for automatic changes")
+    action: str = Field(description="opened, resolved, reopened or cleared")
+    note: str | None
+    run_id: int | None
+
+    @classmethod
+    def of(cls, a: AuditEntry) -> ReconAuditOut:
+        return cls(
+            id=a.id,
+            exception_id=a.exception_id,
+            at=a.at,
+            actor=a.actor,
+            action=a.action,
+            note=a.note,
+            run_id=a.run_id,
+        )

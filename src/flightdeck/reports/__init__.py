@@ -1,0 +1,16 @@
+"""Reports: documents people read, rendered from what the domains recorded.
+
+This layer sits between the domains (:mod:`flightdeck.payments`, the store) and the ways out (the
+web app, the CLI): it reads records and writes files, and changes nothing.
+
+- :mod:`flightdeck.reports.recon_data`: a reconciliation run gathered for reporting.
+- :mod:`flightdeck.reports.recon`: the daily reconciliation report (Markdown, HTML, PDF, CSV).
+- :mod:`flightdeck.reports.charts`: SVG bar charts, shared with the cockpit.
+"""
+
+from __future__ import annotations
+
+from flightdeck.reports.recon import ReportFormat, report_path, write_recon_report
+from flightdeck.reports.recon_data import ReconReport, load_recon_report
+
+__all__ = ["ReconReport", "ReportFormat", "load_recon_report", "report_path", "write_recon_report"]
