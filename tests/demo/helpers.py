@@ -17,6 +17,7 @@ from flightdeck.demo.service import RunningService
 from flightdeck.engine.oneshot import run_checks_now
 from flightdeck.engine.runner import prepare_checks, run_check
 from flightdeck.evidence import NewEvidence, Trigger
+from flightdeck.payments.ledger import generate_keypair
 
 
 async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout: float = 15.0) -> Any:
@@ -57,6 +58,8 @@ def demo_config(service: RunningService, ca_file: Path, folder: Path) -> Config:
     )
     path = folder / "flightdeck-demo.yaml"
     path.write_text(render_config(values), encoding="utf-8")
+    if not (folder / "ledger-signing.key").exists():  # made by the estate in a real demo
+        generate_keypair(folder, "ledger-signing")
     return load_config(path)
 
 

@@ -1,5 +1,19 @@
-"""Imports every built-in check kind so that each registers itself. One import per kind, sorted."""
+"""Imports every built-in check kind so that each registers itself. One import per kind, sorted;
+the payment-integrity kinds live with their domain (:mod:`flightdeck.payments.kinds`)."""
 
 from flightdeck.checks import headers, http, metrics, mysql, postgres, ratelimit, redis, sql, tcp, tls
+from flightdeck.payments import kinds as payment_kinds
 
-__all__ = ["headers", "http", "metrics", "mysql", "postgres", "ratelimit", "redis", "sql", "tcp", "tls"]
+__all__ = [
+    "headers",
+    "http",
+    "metrics",
+    "mysql",
+    "payment_kinds",
+    "postgres",
+    "ratelimit",
+    "redis",
+    "sql",
+    "tcp",
+    "tls",
+]

@@ -139,11 +139,17 @@ def demo(
             }
         )
 
+    def event(message: str) -> None:
+        if json_out:
+            _emit({"event": "payments", "message": message})
+        else:
+            console.print(f"[cyan]payments[/] {message}", highlight=False)
+
     if not json_out:
         console.print(f"preparing the demo in {directory} ...", highlight=False)
     # Interrupted before the server took over the signals: everything is stopped already.
     with contextlib.suppress(KeyboardInterrupt):
-        run_demo(options, ready)
+        run_demo(options, ready, event)
     if json_out:
         _emit({"event": "stopped"})
     else:

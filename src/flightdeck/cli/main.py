@@ -9,7 +9,19 @@ from typing import Annotated
 import typer
 
 from flightdeck import __version__
-from flightdeck.cli import check_cmd, config_cmd, demo_cmd, evidence_cmd, serve_cmd, token_cmd, user_cmd
+from flightdeck.cli import (
+    check_cmd,
+    config_cmd,
+    demo_cmd,
+    drill_cmd,
+    evidence_cmd,
+    ledger_cmd,
+    recon_cmd,
+    serve_cmd,
+    token_cmd,
+    user_cmd,
+    wallets_cmd,
+)
 
 app = typer.Typer(
     name="flightdeck",
@@ -24,8 +36,13 @@ app.add_typer(check_cmd.app, name="check")
 app.add_typer(evidence_cmd.app, name="evidence")
 app.command("serve")(serve_cmd.serve_command)
 app.add_typer(demo_cmd.app, name="demo")
+app.add_typer(drill_cmd.app, name="gateway-drill")
+app.add_typer(recon_cmd.app, name="recon")
 app.add_typer(user_cmd.app, name="user")
 app.add_typer(token_cmd.app, name="token")
+app.add_typer(ledger_cmd.app, name="ledger")
+app.add_typer(wallets_cmd.wallets_app, name="wallets")
+app.add_typer(wallets_cmd.settlements_app, name="settlements")
 
 
 def _version(value: bool) -> None:

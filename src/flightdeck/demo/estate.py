@@ -11,7 +11,11 @@
     ├── admin-token            the service's admin token (faults), mode 0600
     ├── admin-password         the cockpit's admin password, mode 0600
     ├── service.pid            the running service's pid
-    └── service.log            the service's output
+    ├── service.log            the service's output
+    ├── ledger-signing.key     Ed25519 key signing the ledger's checkpoints (.pub next to it)
+    ├── checkpoints/           the ledger's signed checkpoints, exported outside the database
+    ├── statements/            the gateway statements the demo writes (one per day)
+    └── reports/               reconciliation reports (Markdown, HTML, PDF, CSV)
 """
 
 from __future__ import annotations
@@ -174,6 +178,14 @@ class Estate:
         return self.dir / "service.log"
 
     @property
+    def signing_key_file(self) -> Path:
+        return self.dir / "ledger-signing.key"
+
+    @property
+    def statements_dir(self) -> Path:
+        return self.dir / "statements"
+
+    @property
     def lock_file(self) -> Path:
         return self.dir / "demo.lock"
 
@@ -244,6 +256,10 @@ class Estate:
         ports = DemoPorts(service_http=chosen[0], service_https=chosen[1], cockpit=chosen[2])
         certs = ensure_certificates(self.certs_dir)
         read_or_create_secret(self.token_file, 24)
+        if not self.signing_key_file.exists():
+            from flightdeck.payments.ledger import generate_keypair
+
+            generate_keypair(self.dir, "ledger-signing")
         servers = probe_servers() if probe else []
         available = [s for s in servers if s.available]
         values = config_values(

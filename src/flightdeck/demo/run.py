@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,13 +14,13 @@ from pathlib import Path
 from flightdeck.access.errors import AlreadyExistsError
 from flightdeck.access.roles import Role
 from flightdeck.access.users import authenticate_password, create_user, set_password
-from flightdeck.config import load_config
+from flightdeck.config import Config, load_config
 from flightdeck.config.models import DATABASE_URL_ENV
 from flightdeck.demo.estate import Estate, EstateState, read_or_create_secret
 from flightdeck.demo.process import pid_alive, read_pid
 from flightdeck.demo.servers import LocalServer
 from flightdeck.demo.traffic import TrafficGenerator, TrafficSettings
-from flightdeck.errors import AuthenticationError
+from flightdeck.errors import AuthenticationError, FlightdeckError
 from flightdeck.secret import Secret
 from flightdeck.server import Listening, serve
 from flightdeck.store import Store
@@ -27,6 +28,8 @@ from flightdeck.store import Store
 __all__ = ["ADMIN_USER", "DemoOptions", "DemoReady", "ensure_admin", "run_demo"]
 
 ADMIN_USER = "admin"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class DemoOptions:
     interval: float = 10.0
     traffic_rate: float = 2.0
     probe_servers: bool = True
+    payments_after: float | None = 30.0  # run the payment-integrity round this long after start
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,21 @@ async def _traffic(estate: Estate, state: EstateState, rate: float, stop: asynci
         await gen.run(stop)
 
 
+async def _payments_round(
+    estate: Estate, config: Config, store: Store, delay: float, say: Callable[[str], None] | None
+) -> None:
+    # Once the traffic has made some payments: today's statement, its reconciliation, two drills.
+    from flightdeck.demo.payments_jobs import run_payments_round
+
+    await asyncio.sleep(delay)
+    try:
+        await run_payments_round(estate, config, store, say)
+    except FlightdeckError as exc:
+        log.warning("the demo's payment-integrity round failed: %s", exc)
+        if say is not None:
+            say(f"payment-integrity round failed: {exc}")
+
+
 async def _reap(estate: Estate) -> None:
     # A service stopped by `flightdeck demo service stop` may be our child: collect it (pid_alive
     # waits for it without blocking), so it does not linger as a zombie while the demo runs.
@@ -90,7 +109,11 @@ async def _reap(estate: Estate) -> None:
         await asyncio.sleep(1.0)
 
 
-def run_demo(options: DemoOptions, on_ready: Callable[[DemoReady], None]) -> None:
+def run_demo(
+    options: DemoOptions,
+    on_ready: Callable[[DemoReady], None],
+    on_event: Callable[[str], None] | None = None,
+) -> None:
     """Run the demo until SIGINT/SIGTERM. Leaves no process behind, whatever happens."""
     estate = Estate(options.directory)
     with estate.lock():
@@ -135,6 +158,13 @@ def run_demo(options: DemoOptions, on_ready: Callable[[DemoReady], None]) -> Non
                     ),
                     asyncio.create_task(_reap(estate), name="demo-reaper"),
                 ]
+                if options.payments_after is not None:
+                    helpers.append(
+                        asyncio.create_task(
+                            _payments_round(estate, config, store, options.payments_after, on_event),
+                            name="demo-payments",
+                        )
+                    )
                 try:
                     await serve(
                         config, store, bind="127.0.0.1", port=state.ports.cockpit, on_listening=listening

@@ -1,0 +1,34 @@
+"""Recording a payment job the CLI ran, as evidence under the job's check (see
+:mod:`flightdeck.payments.jobs`), so on-demand and scheduled runs share one history."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from flightdeck.checks.base import Observation
+from flightdeck.config import Config
+from flightdeck.evidence import Evidence
+from flightdeck.payments.jobs import prepare_job, record_observation
+from flightdeck.store import Store
+
+__all__ = ["record_cli_run"]
+
+
+def record_cli_run(
+    cfg: Config,
+    store: Store,
+    *,
+    kind: str,
+    name: str,
+    service: str,
+    observation: Observation,
+    started: datetime,
+    finished: datetime,
+) -> Evidence:
+    """Evidence of one run of job ``name`` of ``kind`` (the check field naming it is the kind)."""
+    job = prepare_job(cfg, store, kind=kind, field=kind, name=name, service=service)
+    try:
+        return record_observation(cfg, store, job, observation, started, finished)
+    finally:
+        asyncio.run(job.aclose())
