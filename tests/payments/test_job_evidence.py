@@ -51,7 +51,9 @@ def _run(tmp_path: Path, app_db: Path, checks: str) -> tuple[int, dict[str, obje
     return result.exit_code, json.loads(result.output), store
 
 
-def test_under_the_check_that_names_the_job(tmp_path: Path, app_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_under_the_check_that_names_the_job(
+    tmp_path: Path, app_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("FLIGHTDECK_DATABASE_URL", raising=False)
     code, out, store = _run(tmp_path, app_db, "      - {name: wallet-balances, kind: wallets, wallets: main}")
     try:

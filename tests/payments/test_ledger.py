@@ -179,7 +179,7 @@ def test_same_rows_give_the_same_chain_on_every_database(setup: Setup) -> None:
     assert last == EXPECTED_CHAIN_HASH
 
 
-EXPECTED_CHAIN_HASH = "578ce59f2c405fcdf9e944ade08f77aeb23e7537ba4de0ade1821b47326f9105"
+EXPECTED_CHAIN_HASH = "1fed1e6f66e2697c8952f7fef146efeb882c29528215fc3c0f0d92a19ec8dcc2"
 
 
 def test_update_delete_and_insert_are_each_found_and_named(setup: Setup) -> None:
@@ -227,7 +227,7 @@ def test_a_rewritten_store_chain_is_caught_by_the_exported_checkpoint(setup: Set
     # An administrator edits a row AND rewrites flightdeck's chain to match it.
     setup.db.execute("UPDATE {t} SET amount_cents = 1, amount = 0.01 WHERE id = 50")
     engine = setup.store.engine
-    from flightdeck.payments.ledger.canonical import row_hash
+    from flightdeck.payments.ledger.canonical import canonical_row, row_hash
     from flightdeck.payments.ledger.source import LedgerSource
 
     async def new_rows() -> list[list[object]]:
@@ -241,12 +241,11 @@ def test_a_rewritten_store_chain_is_caught_by_the_exported_checkpoint(setup: Set
     current = genesis("main")
     with engine.begin() as conn:
         for seq, row in enumerate(rows, start=1):
-            digest = row_hash(row)
-            current = chain_hash(current, digest)
+            current = chain_hash(current, canonical_row(row))
             conn.execute(
                 update(ledger_chain)
                 .where(ledger_chain.c.ledger == "main", ledger_chain.c.seq == seq)
-                .values(row_hash=digest.hex(), chain_hash=current.hex())
+                .values(row_hash=row_hash(row).hex(), chain_hash=current.hex())
             )
         conn.execute(update(ledger_checkpoints).values(chain_hash=current.hex()))
     result = setup.verify()

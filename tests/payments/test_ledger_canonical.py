@@ -22,7 +22,12 @@ from flightdeck.payments.ledger.canonical import (
     normalize_decimal,
     row_hash,
 )
-from flightdeck.payments.ledger.vectorized import canonical_select, fold_chain, hash_relation
+from flightdeck.payments.ledger.vectorized import (
+    broken_links,
+    canonical_relation,
+    canonical_select,
+    fold_chain,
+)
 
 
 def test_a_row_encodes_to_the_documented_bytes() -> None:
@@ -32,7 +37,10 @@ def test_a_row_encodes_to_the_documented_bytes() -> None:
     )
     assert row_hash(row) == hashlib.sha256(canonical_row(row)).digest()
     assert genesis("main") == hashlib.sha256(b"flightdeck-ledger:main").digest()
-    assert chain_hash(b"a" * 32, b"b" * 32) == hashlib.sha256(b"a" * 32 + b"b" * 32).digest()
+    # One SHA-256 per link: the previous value followed by the row's canonical bytes.
+    assert (
+        chain_hash(b"a" * 32, canonical_row(row)) == hashlib.sha256(b"a" * 32 + canonical_row(row)).digest()
+    )
 
 
 @pytest.mark.parametrize(
@@ -110,20 +118,59 @@ def test_duckdb_bulk_encoding_equals_the_row_encoding(batch: list[tuple[object, 
     assert got == [canonical_row(r) for r in batch]
 
 
-def test_hash_relation_and_fold_chain_match_the_row_path() -> None:
+@pytest.mark.parametrize(
+    ("duck_type", "values"),
+    [
+        ("DECIMAL(18,4)", ["-0.0000", "12.5000", "12.0500", "12.0050", "12.0005", "-7.1200", "100.0000"]),
+        ("DECIMAL(9,1)", ["0.0", "-3.0", "3.5", "-10.0"]),
+        ("DECIMAL(9,0)", ["0", "-3", "120"]),
+    ],
+)
+def test_duckdb_decimal_normalization_equals_the_row_encoding(duck_type: str, values: list[str]) -> None:
     conn = duckdb.connect()
+    conn.execute(f"CREATE TABLE d AS SELECT CAST(v AS {duck_type}) AS amount FROM unnest(?) t(v)", [values])
+    got = [r[0].encode() for r in conn.execute(canonical_select([("amount", duck_type)], "d")).fetchall()]
+    assert got == [canonical_row([Decimal(v)]) for v in values]
+
+
+def _ledger_table(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(
         "CREATE TABLE ledger AS SELECT i AS id, 'acc-' || (i % 7) AS account, "
         "CAST((i * 3 - 40) / 4 AS DECIMAL(12,2)) AS amount, "
         "TIMESTAMP '2026-01-01 00:00:00' + INTERVAL (i) SECOND AS booked_at FROM range(1, 200) t(i)"
     )
-    hashed = hash_relation(conn, "ledger", ["id", "account", "amount", "booked_at"], "id")
+
+
+def test_canonical_relation_and_fold_chain_match_the_row_path() -> None:
+    conn = duckdb.connect()
+    _ledger_table(conn)
+    bulk = canonical_relation(conn, "ledger", ["id", "account", "amount", "booked_at"], "id")
     python_rows = conn.execute("SELECT id, account, amount, booked_at FROM ledger ORDER BY id").fetchall()
-    assert hashed.column("row_key").to_pylist() == [str(r[0]) for r in python_rows]
-    assert hashed.column("row_hash").to_pylist() == [row_hash(r) for r in python_rows]
-    links = fold_chain(genesis("x"), b"".join(hashed.column("row_hash").to_pylist()))
+    assert bulk.column("row_key").to_pylist() == [str(r[0]) for r in python_rows]
+    assert bulk.column("canonical").to_pylist() == [canonical_row(r) for r in python_rows]
+    links = fold_chain(genesis("x"), bulk.column("canonical"))
     expected = genesis("x")
     for r in python_rows:
-        expected = chain_hash(expected, row_hash(r))
+        expected = chain_hash(expected, canonical_row(r))
     assert links[-32:] == expected
     assert len(links) == 32 * len(python_rows)
+    assert broken_links(genesis("x"), bulk.column("canonical"), links) == []
+
+
+def test_broken_links_names_each_modified_row_and_an_edited_link() -> None:
+    conn = duckdb.connect()
+    _ledger_table(conn)
+    columns = ["id", "account", "amount", "booked_at"]
+    anchored = fold_chain(genesis("x"), canonical_relation(conn, "ledger", columns, "id").column("canonical"))
+    conn.execute("UPDATE ledger SET amount = amount + 0.01 WHERE id IN (5, 150)")
+    edited = canonical_relation(conn, "ledger", columns, "id").column("canonical")
+    # Each link is checked against the stored link before it: only the edited rows fail, not every
+    # row after the first edit.
+    assert broken_links(genesis("x"), edited, anchored) == [4, 149]
+    # A stored chain value overwritten: its own link and the next one no longer follow.
+    rows = canonical_relation(conn, "ledger", columns, "id").column("canonical")
+    chain = bytearray(fold_chain(genesis("x"), rows))
+    chain[32 * 9 : 32 * 10] = bytes(32)
+    assert broken_links(genesis("x"), rows, bytes(chain)) == [9, 10]
+    with pytest.raises(LedgerError):
+        broken_links(genesis("x"), rows, bytes(chain[:-32]))

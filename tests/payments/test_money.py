@@ -162,3 +162,9 @@ def test_convert_is_exact_and_rounds_half_to_even() -> None:
     assert convert(300, "GBP", "USD", {"USD": Decimal("0.9"), "GBP": Decimal("1.2")}) == 400
     with pytest.raises(CurrencyError, match="no rate to convert USD into EUR"):
         convert(100, "USD", "EUR", {})
+
+
+def test_amounts_beyond_64_bits_are_refused_not_wrapped() -> None:
+    with pytest.raises(ValueError, match="too large"):
+        to_minor("999999999999999.5", "CLF")
+    assert to_minor("92233720368547.75", "EUR") == 9_223_372_036_854_775

@@ -17,10 +17,17 @@ from sqlalchemy import create_engine, text
 from flightdeck.config import Config
 from flightdeck.config.loader import load_config_text
 from flightdeck.evidence import Verdict
-from flightdeck.payments.errors import StatementError
+from flightdeck.payments.errors import ReconError, StatementError
 from flightdeck.payments.jobs import prepare_job, record_job
 from flightdeck.payments.kinds import ReconciliationCheck
-from flightdeck.payments.recon_store import ExceptionStatus, RunStatus, get_run, list_exceptions, list_runs
+from flightdeck.payments.recon_store import (
+    ExceptionStatus,
+    RunStatus,
+    audit_trail,
+    get_run,
+    list_exceptions,
+    list_runs,
+)
 from flightdeck.payments.reconcile import run_reconciliation
 from flightdeck.store import Store
 
@@ -148,14 +155,61 @@ def test_a_statement_already_ingested_for_another_day_is_not_counted_twice(
     cfg = _config(tmp_path, sqlite_source)
     _drop(tmp_path, "gw-2026-11-22.csv", STATEMENT)
     asyncio.run(run_reconciliation(cfg, store, "gateway", DAY, write_reports=False))
-    # The same file, dropped again under the next day's name.
+    # The same file, dropped again under the next day's name: skipped, so the next day has no
+    # statement at all; the run fails saying so, and the first day's findings stay open.
     _drop(tmp_path, "gw-2026-11-23.csv", STATEMENT)
-    again = asyncio.run(run_reconciliation(cfg, store, "gateway", date(2026, 11, 23), write_reports=False))
-    (skipped,) = again.files
-    assert skipped.skipped == "already ingested for 2026-11-22 as gw-2026-11-22.csv"
-    assert again.statement_rows == 0
-    obs = again.observation()
-    assert any("no statement file" in f for f in obs.failures)
+    with pytest.raises(ReconError) as err:
+        asyncio.run(run_reconciliation(cfg, store, "gateway", date(2026, 11, 23), write_reports=False))
+    assert "no statement file for 2026-11-23" in str(err.value)
+    assert "gw-2026-11-23.csv: already ingested for 2026-11-22 as gw-2026-11-22.csv" in str(err.value)
+    assert [r.status for r in list_runs(store, "gateway")] == [RunStatus.FAILED, RunStatus.SUCCEEDED]
+    assert len(list_exceptions(store, "gateway", ExceptionStatus.OPEN)) == 5
+
+
+def test_an_emptied_inbox_fails_the_run_and_clears_nothing(
+    tmp_path: Path, sqlite_source: str, store: Store
+) -> None:
+    cfg = _config(tmp_path, sqlite_source)
+    path = _drop(tmp_path, "gw-2026-11-22.csv", STATEMENT)
+    asyncio.run(run_reconciliation(cfg, store, "gateway", DAY, write_reports=False))
+    path.unlink()  # archived away before a re-run
+    with pytest.raises(ReconError, match="no statement file for 2026-11-22"):
+        asyncio.run(run_reconciliation(cfg, store, "gateway", DAY, write_reports=False))
+    assert len(list_exceptions(store, "gateway", ExceptionStatus.OPEN)) == 5
+
+
+def test_a_cleared_exception_found_again_is_reopened(
+    tmp_path: Path, sqlite_source: str, store: Store
+) -> None:
+    cfg = _config(tmp_path, sqlite_source)
+    _drop(tmp_path, "gw-2026-11-22.csv", STATEMENT)
+    asyncio.run(run_reconciliation(cfg, store, "gateway", DAY, write_reports=False))
+    # A corrected statement: pay_2 now agrees, so that exception is cleared by the re-run ...
+    _drop(tmp_path, "gw-2026-11-22.csv", STATEMENT.replace("pay_2,25.50", "pay_2,25.00"))
+    fixed = asyncio.run(run_reconciliation(cfg, store, "gateway", DAY, write_reports=False))
+    assert fixed.open_exceptions == 4
+    # ... and the original statement again: the mismatch is open again, and the trail says why.
+    _drop(tmp_path, "gw-2026-11-22.csv", STATEMENT)
+    again = asyncio.run(run_reconciliation(cfg, store, "gateway", DAY, write_reports=False))
+    assert again.open_exceptions == 5
+    (mismatch,) = [e for e in list_exceptions(store, "gateway") if e.category.value == "amount_mismatch"]
+    assert mismatch.status is ExceptionStatus.OPEN
+    actions = [a.action for a in audit_trail(store, mismatch.id)]
+    assert actions == ["reopened", "cleared", "opened"]
+
+
+def test_row_order_and_file_name_do_not_change_the_exceptions(
+    tmp_path: Path, sqlite_source: str, store: Store
+) -> None:
+    cfg = _config(tmp_path, sqlite_source)
+    _drop(tmp_path, "gw-2026-11-22.csv", STATEMENT)
+    first = asyncio.run(run_reconciliation(cfg, store, "gateway", DAY, write_reports=False))
+    header, *lines = STATEMENT.strip().splitlines()
+    (tmp_path / "inbox" / "gw-2026-11-22.csv").write_text("\n".join([header, *reversed(lines)]) + "\n")
+    second = asyncio.run(run_reconciliation(cfg, store, "gateway", DAY, write_reports=False))
+    assert second.new_exceptions == 0
+    assert {i.fingerprint for i in second.exceptions} == {i.fingerprint for i in first.exceptions}
+    assert len(list_exceptions(store, "gateway")) == 5
 
 
 def test_a_malformed_statement_fails_the_run_and_stores_nothing_else(
@@ -256,3 +310,22 @@ def test_internal_records_from_postgresql_and_mariadb(
     _drop(tmp_path, "gw-2026-11-22.csv", STATEMENT)
     outcome = asyncio.run(run_reconciliation(cfg, sqlite_store, "gateway", DAY, write_reports=False))
     assert {k: v for k, v in outcome.category_counts.items() if v} == EXPECTED
+
+
+@pytest.mark.services
+def test_a_run_cut_off_by_its_timeout_is_recorded_as_failed(
+    tmp_path: Path, pg_source: tuple[str, str], sqlite_store: Store
+) -> None:
+    url, table = pg_source
+    cfg = _config(tmp_path, url, f"{table}, pg_sleep(30) AS s(x)")
+    _drop(tmp_path, "gw-2026-11-22.csv", STATEMENT)
+
+    async def cut_off() -> None:
+        async with asyncio.timeout(1.0):
+            await run_reconciliation(cfg, sqlite_store, "gateway", DAY, write_reports=False)
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(cut_off())
+    (run,) = list_runs(sqlite_store, "gateway")
+    assert run.status is RunStatus.FAILED
+    assert run.error == "interrupted before it finished (CancelledError)"

@@ -90,7 +90,7 @@ def test_stripe_balance_transactions_export(tmp_path: Path) -> None:
             "fee_minor": 3655,
             "net_minor": 121345,
             "currency": "USD",
-            "status": "pending",
+            "status": "succeeded",  # funds not yet available, but the charge succeeded
             "occurred_at": utc(2024, 3, 1, 10, 0),
         },
         {

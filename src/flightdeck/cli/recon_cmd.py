@@ -28,6 +28,7 @@ from flightdeck.cli.common import (
 from flightdeck.config import Config
 from flightdeck.config.payments import ReconConfig
 from flightdeck.evidence import Evidence, Verdict
+from flightdeck.payments.errors import ReconError
 from flightdeck.payments.jobs import Job, prepare_job, record_job
 from flightdeck.payments.kinds import ReconciliationCheck
 from flightdeck.payments.money import format_minor
@@ -35,6 +36,7 @@ from flightdeck.payments.recon_store import (
     ExceptionStatus,
     ItemRow,
     audit_trail,
+    count_open,
     get_run,
     list_exceptions,
     list_runs,
@@ -166,7 +168,7 @@ def list_cmd(config: ConfigOption = None, json_out: JsonOption = False) -> None:
     rows = []
     for name, recon in sorted(cfg.payments.reconciliations.items()):
         runs = list_runs(store, name, limit=1)
-        open_n = len(list_exceptions(store, recon=name, status=ExceptionStatus.OPEN, limit=10000))
+        open_n = count_open(store, name)
         rows.append((name, recon, runs[0] if runs else None, open_n))
     store.dispose()
     if json_out:
@@ -290,10 +292,16 @@ def resolve_cmd(
     """Resolve an exception with a note (or reopen it). Every change is in the audit trail."""
     import getpass
 
+    if not note.strip():
+        fail("--note must say why (it is kept in the audit trail)")
     cfg = open_config(config)
     store = open_store(cfg)
     who = actor or getpass.getuser()
-    row = resolve_exception(store, exception_id, who, note, reopen=reopen)
+    try:
+        row = resolve_exception(store, exception_id, who, note, reopen=reopen)
+    except ReconError as exc:  # already in that state: someone got there first
+        store.dispose()
+        fail(str(exc), EXIT_FAILED)
     trail = audit_trail(store, exception_id)
     store.dispose()
     if json_out:

@@ -96,6 +96,15 @@ def settlements_check(
             refs = {line.strip() for line in settled.read_text().splitlines() if line.strip()}
         except OSError as exc:
             fail(f"{settled}: {exc.strerror or exc}", EXIT_CONFIG)
+    if refs is None and settlements.reconciliation is not None:
+        # As the scheduled check does: what the newest reconciliation's statements say was settled.
+        from flightdeck.payments.reconcile import gateway_settled_references
+
+        store = open_store(cfg)
+        try:
+            refs = gateway_settled_references(cfg, store, settlements.reconciliation)
+        finally:
+            store.dispose()
     moment = (now.replace(tzinfo=UTC) if now.tzinfo is None else now) if now else datetime.now(UTC)
     started = datetime.now(UTC)
     result = asyncio.run(check_settlements(settlements, source, moment, refs, name=name))

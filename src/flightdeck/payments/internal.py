@@ -5,7 +5,10 @@ The query (``payments.reconciliations.NAME.internal.query``) returns columns nam
 ``group_ref``. Before it runs, these placeholders are replaced by the reconciled day's bounds (UTC),
 which flightdeck computes itself (never user text):
 
-- ``:start`` / ``:end``: quoted timestamps, ``'2026-11-22 00:00:00'`` and ``'2026-11-23 00:00:00'``;
+- ``:start`` / ``:end``: quoted timestamps, ``'2026-11-22 00:00:00'`` and ``'2026-11-23 00:00:00'``
+  (with ``+00`` on PostgreSQL, so the session's TimeZone cannot shift the day; on MySQL/MariaDB
+  they compare with DATETIME columns as written, and TIMESTAMP columns as the session time zone
+  shows them);
 - ``:start_epoch`` / ``:end_epoch``: Unix seconds, for tables that keep times as numbers.
 
 The database keeps the query read-only (see :mod:`flightdeck.datasources`). Rows become an Arrow
@@ -25,7 +28,7 @@ import pyarrow as pa
 
 from flightdeck.config.models import Config
 from flightdeck.config.payments import InternalSourceConfig
-from flightdeck.datasources import DatabaseUrl, DatasourceError, read_only_query
+from flightdeck.datasources import DatabaseUrl, DatasourceError, Dialect, read_only_query
 from flightdeck.payments.errors import CurrencyError, ReconError
 from flightdeck.payments.money import to_minor
 from flightdeck.payments.records import RECORD_SCHEMA, status_lookup
@@ -42,10 +45,12 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _bind(sql: str, start: datetime, end: datetime) -> str:
+def _bind(sql: str, start: datetime, end: datetime, dialect: Dialect) -> str:
+    # PostgreSQL reads an offset-less literal in the session's TimeZone: say UTC explicitly.
+    zone = "+00" if dialect is Dialect.POSTGRESQL else ""
     values = {
-        "start": f"'{start:%Y-%m-%d %H:%M:%S}'",
-        "end": f"'{end:%Y-%m-%d %H:%M:%S}'",
+        "start": f"'{start:%Y-%m-%d %H:%M:%S}{zone}'",
+        "end": f"'{end:%Y-%m-%d %H:%M:%S}{zone}'",
         "start_epoch": str(int(start.timestamp())),
         "end_epoch": str(int(end.timestamp())),
     }
@@ -154,10 +159,11 @@ async def internal_records(
         )
     label = f"datasource:{source.datasource}"
     start, end = day_bounds(day)
+    url = DatabaseUrl.parse(ds.url.reveal())
     try:
         result = await read_only_query(
-            DatabaseUrl.parse(ds.url.reveal()),
-            _bind(source.query, start, end),
+            url,
+            _bind(source.query, start, end, url.dialect),
             max_rows=MAX_INTERNAL_ROWS,
             connect_timeout=ds.connect_timeout,
             statement_timeout=statement_timeout,

@@ -82,13 +82,24 @@ def _decimals(value: Decimal) -> int:
     return max(0, -exponent)
 
 
+MAX_MINOR = 2**63 - 1  # amounts are stored as signed 64-bit integers of minor units
+
+
 def to_minor(value: str | int | Decimal, currency: str, unit: AmountUnit = AmountUnit.MAJOR) -> int:
     """``value`` in ``currency`` as an integer number of minor units.
 
     ``unit`` says whether ``value`` is in major units (``12.50`` EUR) or already in minor units
     (``1250``). Raises ``ValueError`` with a reason a user can act on (a float, not a number, more
-    decimals than the currency allows) and :class:`CurrencyError` for an unknown currency.
+    decimals than the currency allows, beyond 64 bits) and :class:`CurrencyError` for an unknown
+    currency.
     """
+    minor = _to_minor(value, currency, unit)
+    if abs(minor) > MAX_MINOR:
+        raise ValueError(f"{value} {currency.strip().upper()} is too large (beyond 64-bit minor units)")
+    return minor
+
+
+def _to_minor(value: str | int | Decimal, currency: str, unit: AmountUnit = AmountUnit.MAJOR) -> int:
     exponent = currency_exponent(currency)
     code = currency.strip().upper()
     if isinstance(value, bool | float):

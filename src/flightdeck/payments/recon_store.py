@@ -16,6 +16,7 @@ person carries over to later runs that still find the exception.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ __all__ = [
     "StoredFile",
     "audit_trail",
     "count_open",
+    "count_open_in_run",
     "fail_run",
     "finish_run",
     "get_exception",
@@ -236,17 +238,19 @@ def _insert_files(
             )
         ).first()
         if exists is None:
-            conn.execute(
-                insert(statement_files).values(
-                    recon=recon,
-                    name=f.name,
-                    sha256=f.sha256,
-                    size_bytes=f.size_bytes,
-                    rows=f.rows,
-                    first_run_id=run_id,
-                    ingested_at=now,
+            with contextlib.suppress(IntegrityError), conn.begin_nested():
+                # A concurrent run recording the same file first is fine: the file is known either way.
+                conn.execute(
+                    insert(statement_files).values(
+                        recon=recon,
+                        name=f.name,
+                        sha256=f.sha256,
+                        size_bytes=f.size_bytes,
+                        rows=f.rows,
+                        first_run_id=run_id,
+                        ingested_at=now,
+                    )
                 )
-            )
 
 
 def _audit(
@@ -297,6 +301,28 @@ def _upsert_exception(
             _audit(conn, int(new_id), now, SYSTEM_ACTOR, AuditAction.OPENED, item.reason, run_id)
             return True
     conn.execute(update(recon_exceptions).where(where).values(last_run_id=run_id))
+    # Cleared by flightdeck because an earlier run of the day no longer found it, and found again:
+    # open again (a person's resolution, with its note, stands).
+    reopened = conn.execute(
+        update(recon_exceptions)
+        .where(
+            where,
+            recon_exceptions.c.status == ExceptionStatus.RESOLVED.value,
+            recon_exceptions.c.resolved_by == SYSTEM_ACTOR,
+        )
+        .values(status=ExceptionStatus.OPEN.value, resolved_at=None, resolved_by=None, note=None)
+        .returning(recon_exceptions.c.id)
+    ).first()
+    if reopened is not None:
+        _audit(
+            conn,
+            int(reopened.id),
+            now,
+            SYSTEM_ACTOR,
+            AuditAction.REOPENED,
+            f"found again by run {run_id}",
+            run_id,
+        )
     return False
 
 
@@ -440,6 +466,19 @@ def list_exceptions(
 def count_open(store: Store, recon: str) -> int:
     stmt = select(func.count()).where(
         recon_exceptions.c.recon == recon, recon_exceptions.c.status == ExceptionStatus.OPEN.value
+    )
+    with store.engine.connect() as conn:
+        return int(conn.execute(stmt).scalar_one())
+
+
+def count_open_in_run(store: Store, run_id: int) -> int:
+    """Open exceptions among those run ``run_id`` found (one query, whatever their number)."""
+    found = select(recon_items.c.fingerprint).where(recon_items.c.run_id == run_id)
+    run_recon = select(recon_runs.c.recon).where(recon_runs.c.id == run_id).scalar_subquery()
+    stmt = select(func.count()).where(
+        recon_exceptions.c.recon == run_recon,
+        recon_exceptions.c.status == ExceptionStatus.OPEN.value,
+        recon_exceptions.c.fingerprint.in_(found),
     )
     with store.engine.connect() as conn:
         return int(conn.execute(stmt).scalar_one())

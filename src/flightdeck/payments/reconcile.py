@@ -17,6 +17,7 @@ Re-running a day with the same inputs gives the same fingerprints, so no excepti
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable
@@ -41,10 +42,10 @@ from flightdeck.payments.recon_store import (
     RunStatus,
     StoredFile,
     count_open,
+    count_open_in_run,
     fail_run,
     finish_run,
     known_files,
-    list_exceptions,
     list_runs,
     start_run,
 )
@@ -97,6 +98,7 @@ class ReconOutcome:
     open_exceptions: int
     open_exceptions_all_days: int
     artifacts: list[Artifact] = field(default_factory=list)
+    report_error: str | None = None
 
     @property
     def category_counts(self) -> dict[str, int]:
@@ -115,14 +117,14 @@ class ReconOutcome:
         obs.measure("statement_rows", self.statement_rows)
         obs.measure("statement_files", sum(1 for f in self.files if f.skipped is None))
         obs.measure("skipped_files", sum(1 for f in self.files if f.skipped is not None))
-        if not any(f.skipped is None for f in self.files):
-            obs.failures.append(f"no statement file for {self.day} in the inbox")
         if self.open_exceptions:
             parts = ", ".join(f"{n} {c}" for c, n in sorted(counts.items()) if c != "matched" and n)
             obs.failures.append(f"{self.open_exceptions} open exceptions for {self.day} ({parts})")
         for f in self.files:
             if f.skipped:
                 obs.warnings.append(f"{f.name}: {f.skipped}")
+        if self.report_error:
+            obs.warnings.append(self.report_error)
         obs.summary = (
             f"{self.day}: {counts.get('matched', 0)} matched, {len(self.exceptions)} exceptions "
             f"({self.open_exceptions} open)"
@@ -169,28 +171,36 @@ def _read_statements(
         update={"pattern": recon.statement.pattern.replace("{date}", day.isoformat())}
     )
     inbox = list_inbox(source, base)
-    listed = [(f, f.sha256()) for f in inbox]
-    seen = known_files(store, name, [sha for _, sha in listed])
     files: list[FileInput] = []
     tables: list[pa.Table] = []
-    taken: set[str] = set()
-    for f, sha in listed:
-        prior = seen.get(sha)
-        if prior is not None and prior.day not in (None, day.isoformat()):
-            files.append(
-                FileInput(
-                    f.name, sha, f.size, prior.rows, f"already ingested for {prior.day} as {prior.name}"
-                )
-            )
-            continue
-        if sha in taken:
-            files.append(FileInput(f.name, sha, f.size, 0, "same content as another file in this run"))
-            continue
-        progress(f"reading {f.name}")
-        table = read_statement(f.local_path(), source, display_name=f.name)
-        tables.append(table)
-        taken.add(sha)
-        files.append(FileInput(f.name, sha, f.size, table.num_rows))
+    try:  # S3 objects are downloaded to private temporary files: always removed
+        listed = [(f, f.sha256()) for f in inbox]
+        seen = known_files(store, name, [sha for _, sha in listed])
+        taken: set[str] = set()
+        for f, sha in listed:
+            prior = seen.get(sha)
+            if prior is not None and prior.day not in (None, day.isoformat()):
+                why = f"already ingested for {prior.day} as {prior.name}"
+                files.append(FileInput(f.name, sha, f.size, prior.rows, why))
+                continue
+            if sha in taken:
+                files.append(FileInput(f.name, sha, f.size, 0, "same content as another file in this run"))
+                continue
+            progress(f"reading {f.name}")
+            table = read_statement(f.local_path(), source, display_name=f.name)
+            tables.append(table)
+            taken.add(sha)
+            files.append(FileInput(f.name, sha, f.size, table.num_rows))
+    finally:
+        for f in inbox:
+            f.close()
+    if not tables:
+        skipped = "; ".join(f"{f.name}: {f.skipped}" for f in files)
+        raise ReconError(
+            f"no statement file for {day} in {recon.statement.inbox} (pattern {source.pattern!r})"
+            + (f"; skipped {skipped}" if skipped else "")
+            + ": nothing to reconcile, and no earlier finding of the day is cleared"
+        )
     combined = pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table()
     return files, combined
 
@@ -261,11 +271,14 @@ async def run_reconciliation(
     say = progress or (lambda _msg: None)
     run_id = start_run(store, name, day, config.scheduler.node_id)
     try:
-        files, statement = _read_statements(store, name, recon, day, _base_dir(config), say)
+        # Parsing, matching and storing are CPU-bound: off the event loop, so the scheduler and the
+        # cockpit in the same process keep running meanwhile.
+        base = _base_dir(config)
+        files, statement = await asyncio.to_thread(_read_statements, store, name, recon, day, base, say)
         say("reading internal records")
         internal = await internal_records(config, recon.internal, day)
         say(f"matching {internal.num_rows:,} internal vs {statement.num_rows:,} statement rows")
-        result = match(internal, statement, recon.match)
+        result = await asyncio.to_thread(match, internal, statement, recon.match)
         items = [_item_row(i) for i in result.exceptions]
         digest = hashlib.sha256(
             json.dumps(
@@ -276,7 +289,8 @@ async def run_reconciliation(
                 sort_keys=True,
             ).encode()
         ).hexdigest()
-        new = finish_run(
+        new = await asyncio.to_thread(
+            finish_run,
             store,
             run_id,
             inputs_digest=digest,
@@ -294,16 +308,22 @@ async def run_reconciliation(
     except Exception as exc:
         fail_run(store, run_id, f"{type(exc).__name__}: {exc}")
         raise ReconError(f"reconciliation {name!r} failed: {type(exc).__name__}: {exc}") from exc
-    exceptions = list_exceptions(
-        store, recon=name, fingerprints=[i.fingerprint for i in items], limit=len(items) + 1
-    )
-    open_now = sum(1 for e in exceptions if e.status == "open")
+    except BaseException as exc:  # timed out (cancelled) or interrupted: never left "running"
+        fail_run(store, run_id, f"interrupted before it finished ({type(exc).__name__})")
+        raise
+    open_now = count_open_in_run(store, run_id)
     artifacts: list[Artifact] = []
+    report_error: str | None = None
     if write_reports:
         from flightdeck.reports.recon import write_recon_report
 
         say("writing the report")
-        artifacts = write_recon_report(store, run_id, recon.reports_dir, config=recon)
+        try:
+            artifacts = await asyncio.to_thread(
+                write_recon_report, store, run_id, recon.reports_dir, config=recon
+            )
+        except (OSError, FlightdeckError, ValueError) as exc:  # the result stands; the report is missing
+            report_error = f"the report could not be written to {recon.reports_dir}: {exc}"
     return ReconOutcome(
         recon=name,
         run_id=run_id,
@@ -317,6 +337,7 @@ async def run_reconciliation(
         open_exceptions=open_now,
         open_exceptions_all_days=count_open(store, name),
         artifacts=artifacts,
+        report_error=report_error,
     )
 
 

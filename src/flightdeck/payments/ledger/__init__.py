@@ -8,7 +8,7 @@
 - :mod:`.anchor`, :mod:`.verify`: the two jobs (``flightdeck ledger anchor`` / ``verify``).
 - :mod:`.balance`: double entry per transaction and in total.
 - :mod:`.trigger`: an append-only guard for PostgreSQL ledger tables.
-- :mod:`.vectorized`: the same row hashes computed in bulk by DuckDB, for ledger exports in files.
+- :mod:`.vectorized`: canonical bytes built in bulk by DuckDB and a chain fold, for ledger exports in files.
 """
 
 from __future__ import annotations

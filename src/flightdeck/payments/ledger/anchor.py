@@ -1,8 +1,10 @@
 """Anchoring: extend a ledger's hash chain with the rows written since the last run, then checkpoint.
 
-Rows beyond the last anchored key are streamed from the ledger's database in key order; each batch
-becomes links appended to ``ledger_chain`` in one store transaction with a compare-and-set on the
-tail (:func:`~flightdeck.payments.ledger.chainstore.append_links`). A concurrent anchor that moved
+Rows beyond the last anchored key are streamed from the ledger's database in key order; each row
+becomes a link ``(seq, key, SHA-256(canonical bytes), chain value)`` (see
+:mod:`~flightdeck.payments.ledger.canonical`), and each batch of links is appended to ``ledger_chain``
+in one store transaction with a compare-and-set on the tail
+(:func:`~flightdeck.payments.ledger.chainstore.append_links`). A concurrent anchor that moved
 the tail first makes this one re-read the tail and continue after it, so the chain never forks.
 Finally, when the chain grew (or was never checkpointed), a checkpoint is signed with the configured
 Ed25519 key, exported (folder, S3) and recorded in ``ledger_checkpoints``.
@@ -11,6 +13,7 @@ Ed25519 key, exported (folder, S3) and recorded in ``ledger_checkpoints``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +25,7 @@ from flightdeck.config.models import DatasourceConfig
 from flightdeck.config.payments import LedgerConfig
 from flightdeck.datasources import DatabaseUrl
 from flightdeck.payments.errors import LedgerError
-from flightdeck.payments.ledger.canonical import chain_hash, genesis, key_text, row_hash
+from flightdeck.payments.ledger.canonical import canonical_row, chain_hash, genesis, key_text
 from flightdeck.payments.ledger.chainstore import (
     ChainConflict,
     Link,
@@ -110,6 +113,7 @@ async def anchor(
     index = source.key_index
     engine = store.engine
     anchored = retries = 0
+    sha256 = hashlib.sha256  # the row digest kept for diagnosis (not on verification's path)
     for _attempt in range(MAX_ATTEMPTS):
         tail = load_tail(engine, name)
         seq, last_key = tail.seq, tail.row_key
@@ -122,10 +126,10 @@ async def anchor(
                 async for batch in rows:
                     links: list[Link] = []
                     for row in batch:
-                        digest = row_hash(row)
-                        current = chain_hash(current, digest)
+                        canonical = canonical_row(row)
+                        current = chain_hash(current, canonical)
                         seq += 1
-                        links.append(Link(seq, key_text(row[index]), digest, current))
+                        links.append(Link(seq, key_text(row[index]), sha256(canonical).digest(), current))
                     append_links(engine, name, seq - len(links), links)
                     anchored += len(links)
                     last_key = links[-1].row_key

@@ -21,8 +21,13 @@ PostgreSQL (``numeric`` -> Decimal('12.50')), MariaDB (DECIMAL -> Decimal, DATET
 SQLite (12.5 stored as REAL or 12 as INTEGER): the driver's choice of Python type does not change the
 bytes. Floats are read through their shortest repr (never used for arithmetic).
 
-``row_hash = SHA-256(canonical bytes)``; ``chain_n = SHA-256(chain_{n-1} || row_hash_n)`` over raw
-32-byte digests, starting from ``genesis = SHA-256("flightdeck-ledger:" + ledger name)``.
+The chain costs one SHA-256 per row: ``chain_n = SHA-256(chain_{n-1} || canonical bytes of row n)``
+(the previous value as its raw 32 bytes), starting from ``genesis = SHA-256("flightdeck-ledger:" +
+ledger name)``. Each link can be checked on its own from the stored previous link and the row, which is
+how verification names the first modified row without re-hashing anything twice. ``row_hash =
+SHA-256(canonical bytes)`` is stored next to each link at anchoring time only; verification computes it
+for a link that fails, to tell an edited row (its digest changed) from an edited chain link (it did
+not).
 """
 
 from __future__ import annotations
@@ -160,8 +165,9 @@ def row_hash(values: Iterable[object]) -> bytes:
     return _sha256(b"".join([(get(type(v)) or encode_value)(v) for v in values])).digest()
 
 
-def chain_hash(previous: bytes, row_digest: bytes) -> bytes:
-    return _sha256(previous + row_digest).digest()
+def chain_hash(previous: bytes, canonical: bytes) -> bytes:
+    """The next chain value: SHA-256 of the previous 32-byte value followed by a row's canonical bytes."""
+    return _sha256(previous + canonical).digest()
 
 
 def genesis(ledger: str) -> bytes:

@@ -1,9 +1,10 @@
-"""Checking signed checkpoints against the re-computed chain.
+"""Checking signed checkpoints against the verified stored chain.
 
 Every checkpoint looked at (the newest in each export place, the newest in the store) ends in one
 :class:`CheckpointState`. A checkpoint is trusted only when its Ed25519 signature verifies under the
-configured key *and* it names the same chain hash and last key as the chain re-computed from the
-store's row hashes at its seq. States that mean tampering (or lost evidence) are ``failed``.
+configured key *and* it names the same chain hash and last key as the stored chain at its seq (every
+link of which verification has checked against its row and the link before). States that mean
+tampering (or lost evidence) are ``failed``.
 """
 
 from __future__ import annotations

@@ -9,18 +9,23 @@ anchoring time) are merged like two sorted lists:
   (back-dated);
 - rows after the last anchored key are **unanchored**: new, reported for information.
 
-At the same time the stored chain is re-computed from its row hashes (``chain_n = SHA-256(chain_{n-1}
-|| row_hash_n)``) and compared link by link, and the value at the seq of each checkpoint is kept. The
-newest checkpoint of every export place and the newest one in the store must then carry a valid
-Ed25519 signature by the configured key and the same chain hash and last key as the re-computed
-chain: a store whose chain was rewritten to match edited rows is caught here, because nobody without
-the private key can sign the new chain hash. Double entry and the PostgreSQL append-only trigger are
+Each matched row is checked against its own link with one SHA-256: ``SHA-256(stored chain_{n-1} ||
+canonical bytes of the row) == stored chain_n`` (genesis before seq 1). A link that fails is told
+apart by the digest stored at anchoring time: if the row's ``SHA-256(canonical)`` still equals it the
+row is unchanged and the chain link itself was edited (``store_chain_broken_at`` names the first such
+seq); otherwise the row was modified. When every link checks, the stored chain is the chain of the
+rows as they are now, and the stored value at the seq of each checkpoint is kept. The newest
+checkpoint of every export place and the newest one in the store must then carry a valid Ed25519
+signature by the configured key and the same chain hash and last key as the stored chain at that seq:
+a store whose chain was rewritten to match edited rows is caught here, because nobody without the
+private key can sign the new chain hash. Double entry and the PostgreSQL append-only trigger are
 checked too.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,7 +39,7 @@ from flightdeck.config.payments import LedgerConfig
 from flightdeck.datasources import DatabaseUrl, Dialect
 from flightdeck.payments.errors import LedgerError
 from flightdeck.payments.ledger.balance import BalanceResult, check_balance
-from flightdeck.payments.ledger.canonical import chain_hash, genesis, key_text, row_hash
+from flightdeck.payments.ledger.canonical import canonical_row, chain_hash, genesis, key_text
 from flightdeck.payments.ledger.chainstore import Link, iter_links, newest_checkpoint
 from flightdeck.payments.ledger.checkpoints import CheckpointCheck, CheckpointState, check_checkpoints
 from flightdeck.payments.ledger.export import CheckpointExport
@@ -113,7 +118,8 @@ class VerifyResult:
                 obs.failures.append(f"first {kind.value} row: key {first.row_key}{where}{more}")
         if self.store_chain_broken_at is not None:
             obs.failures.append(
-                f"stored chain does not re-compute from its row hashes at seq {self.store_chain_broken_at}"
+                f"stored chain link at seq {self.store_chain_broken_at} does not follow from the link before"
+                " and its unchanged row: the store's chain was edited"
             )
         for check in self.checkpoints:
             if check.state.failed:
@@ -171,27 +177,42 @@ class VerifyResult:
 
 
 class _ChainWalk:
-    """Steps through the stored chain, re-computing it and remembering the values at ``watch`` seqs."""
+    """Steps through the stored chain, keeping the previous link's value (what the current link must
+    follow from) and the values at ``watch`` seqs."""
 
     def __init__(self, links: Iterator[Link], ledger: str, result: VerifyResult, watch: set[int]) -> None:
         self._links = links
         self._result = result
-        self._hash = genesis(ledger)
+        self.previous = genesis(ledger)
         self._watch = watch
         self.at: dict[int, tuple[bytes, str]] = {}
         self.current: Link | None = None
-        self.advance()
+        self._next()
 
-    def advance(self) -> None:
+    def _next(self) -> None:
         link = self.current = next(self._links, None)
         if link is None:
             return
         self._result.chained_rows += 1
-        self._hash = chain_hash(self._hash, link.row_hash)
-        if self._hash != link.chain_hash and self._result.store_chain_broken_at is None:
-            self._result.store_chain_broken_at = link.seq
         if link.seq in self._watch:
-            self.at[link.seq] = (self._hash, link.row_key)
+            self.at[link.seq] = (link.chain_hash, link.row_key)
+
+    def advance(self) -> None:
+        if self.current is not None:
+            self.previous = self.current.chain_hash
+        self._next()
+
+    def check(self, canonical: bytes) -> Finding | None:
+        """Check the current link against its row's canonical bytes (None: it follows)."""
+        link = self.current
+        assert link is not None
+        if chain_hash(self.previous, canonical) == link.chain_hash:
+            return None
+        if hashlib.sha256(canonical).digest() != link.row_hash:
+            return Finding.MODIFIED
+        if self._result.store_chain_broken_at is None:
+            self._result.store_chain_broken_at = link.seq
+        return None
 
 
 def _note(result: VerifyResult, kind: Finding, row_key: str, seq: int | None) -> None:
@@ -239,7 +260,7 @@ async def verify(
                 while (link := walk.current) is not None:
                     if link.row_key == text:
                         result.matched_rows += 1
-                        if row_hash(row) != link.row_hash:
+                        if walk.check(canonical_row(row)) is Finding.MODIFIED:
                             _note(result, Finding.MODIFIED, text, link.seq)
                         walk.advance()
                         break

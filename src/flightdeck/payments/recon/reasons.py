@@ -9,14 +9,14 @@ Amounts stay integers or Decimals throughout.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from flightdeck.config.payments import MatchConfig
 from flightdeck.config.types import format_duration
-from flightdeck.payments.recon.result import MatchItem, RowRef
+from flightdeck.payments.recon.result import MatchItem, RowRef, item_fingerprint
 from flightdeck.payments.records import Category
 
 __all__ = ["GroupFigures", "build_items", "format_minor"]
@@ -259,4 +259,19 @@ def build_items(
             i.statement_rows,
         )
     )
-    return items
+    return _number_occurrences(items)
+
+
+def _number_occurrences(items: list[MatchItem]) -> list[MatchItem]:
+    """Give items of identical content distinct fingerprints: the n-th of them gets occurrence n."""
+    seen: dict[str, int] = {}
+    out: list[MatchItem] = []
+    for item in items:
+        n = seen.get(item.fingerprint, 0)
+        seen[item.fingerprint] = n + 1
+        if n:
+            fp = item_fingerprint(item.category, item.internal_refs, item.statement_refs, item.currency,
+                                  item.internal_minor, item.statement_minor, n)  # fmt: skip
+            item = replace(item, fingerprint=fp)
+        out.append(item)
+    return out

@@ -6,15 +6,18 @@ line whose reference is that ``group_ref``), or a single row (a duplicate, a pay
 counterpart). Every input row belongs to exactly one item, every item has exactly one
 :class:`~flightdeck.payments.records.Category`.
 
-An item's :attr:`MatchItem.fingerprint` is a SHA-256 over its category, its references, its rows
-(source and row number) and its amounts, each list sorted: identical inputs give identical
-fingerprints whatever the order of the input rows, which is what lets a store fold re-runs into the
-exceptions it already knows instead of duplicating them.
+An item's :attr:`MatchItem.fingerprint` is a SHA-256 over its content — category, sorted references,
+currency and amounts — and an occurrence number that tells apart items of identical content (the
+second and third copy of a duplicated line). Row numbers and file names are left out on purpose: a
+query without ``ORDER BY``, a late payment inserted earlier in the day or a renamed statement file
+moves rows, but the same discrepancy keeps its identity, so a store folds re-runs into the exceptions
+it already knows (and their resolutions) instead of duplicating them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -36,25 +39,23 @@ def item_fingerprint(
     category: Category,
     internal_refs: tuple[str, ...],
     statement_refs: tuple[str, ...],
-    internal_rows: tuple[RowRef, ...],
-    statement_rows: tuple[RowRef, ...],
     currency: str | None,
     internal_minor: int | None,
     statement_minor: int | None,
+    occurrence: int = 0,
 ) -> str:
-    """The stable identity of an item (see the module docstring): SHA-256 over its fields, each list
-    sorted, joined with ASCII unit (0x1f) and record (0x1e) separators."""
-    parts = [
+    """The stable identity of an item (see the module docstring)."""
+    payload = [
         category.value,
-        "\x1e".join(sorted(internal_refs)),
-        "\x1e".join(sorted(statement_refs)),
-        "\x1e".join(f"{s}\x1d{r}" for s, r in sorted(internal_rows)),
-        "\x1e".join(f"{s}\x1d{r}" for s, r in sorted(statement_rows)),
-        "" if currency is None else currency,
-        "" if internal_minor is None else str(internal_minor),
-        "" if statement_minor is None else str(statement_minor),
+        sorted(internal_refs),
+        sorted(statement_refs),
+        currency,
+        internal_minor,
+        statement_minor,
+        occurrence,
     ]
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    blob = json.dumps(payload, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(blob.encode("ascii")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,6 @@ class MatchItem:
                 self.category,
                 self.internal_refs,
                 self.statement_refs,
-                self.internal_rows,
-                self.statement_rows,
                 self.currency,
                 self.internal_minor,
                 self.statement_minor,

@@ -103,7 +103,9 @@ STRIPE_BALANCE = Mapping(
         group_ref=("automatic_payout_id", "Transfer"),
     ),
     amount_unit=AmountUnit.MAJOR,
-    status_map=MappingProxyType({_S.SUCCEEDED: ("available",), _S.PENDING: ("pending",)}),
+    # A balance transaction's status says whether the funds are available yet, not whether the charge
+    # succeeded: a charge in yesterday's export is usually still "pending" (payouts lag by days).
+    status_map=MappingProxyType({_S.SUCCEEDED: ("available", "pending")}),
 )
 
 PAYSTACK_SETTLEMENT = Mapping(

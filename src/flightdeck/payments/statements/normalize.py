@@ -201,7 +201,13 @@ def _plain_amounts(cells: list[str], exponents: list[int | None], unit: AmountUn
         frac_int = pc.cast(pc.if_else(pc.equal(frac_len, 0), "0", frac), pa.int64())
         shift = pc.max_element_wise(pc.subtract(exp, frac_len), 0)
         ten = pa.scalar(10, pa.int64())
-        value = pc.add(pc.multiply(whole, pc.power(ten, exp)), pc.multiply(frac_int, pc.power(ten, shift)))
+        try:  # checked: an amount beyond 64 bits must not wrap around silently
+            value = pc.add_checked(
+                pc.multiply_checked(whole, pc.power_checked(ten, exp)),
+                pc.multiply_checked(frac_int, pc.power_checked(ten, shift)),
+            )
+        except pa.ArrowInvalid:
+            return [None] * len(cells)  # every cell through to_minor, which names the bad one
     value = pc.if_else(negative, pc.negate(value), value)
     result: list[int | None] = pc.if_else(ok, value, pa.scalar(None, pa.int64())).to_pylist()
     return result
