@@ -28,6 +28,7 @@ exceptions (aiohttp, asyncpg, SQLAlchemy, ...) are converted at the boundary whe
         ├── CurrencyError         an unknown currency, or several currencies summed without a rate
         ├── ReconError            a reconciliation could not run
         ├── LedgerError           a ledger, its hash chain or signing key could not be read or written
+        │   └── LedgerTamperedError  the ledger no longer matches its chain: flightdeck refuses to vouch
         └── DrillError            a gateway fault drill could not be set up or driven
 
 The classes defined here are the core; the ones marked with a module live with their domain and

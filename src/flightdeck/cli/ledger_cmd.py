@@ -1,8 +1,9 @@
 """``flightdeck ledger``: keys, anchoring, verification and the append-only trigger of ledgers.
 
 Exit codes: 0 verified (or done); 1 verification found tampering, imbalance or a bad checkpoint;
-2 usage or configuration error (unknown ledger or datasource); 3 flightdeck could not work
-(database unreachable, store error, unreadable key).
+2 usage or configuration error (unknown ledger or datasource, unreadable ``--public-key``); 3 flightdeck
+could not work (database unreachable, store error, unreadable key, an export refused or an unreadable
+export file).
 """
 
 from __future__ import annotations
@@ -33,12 +34,17 @@ from flightdeck.config.models import Config, DatasourceConfig
 from flightdeck.config.payments import LedgerConfig
 from flightdeck.datasources import DatabaseUrl, Dialect
 from flightdeck.evidence import Evidence
+from flightdeck.payments.errors import LedgerError, LedgerTamperedError
 from flightdeck.payments.ledger import anchor, generate_keypair, install_append_only_trigger, verify
+from flightdeck.payments.ledger.auditexport import export_ledger
+from flightdeck.payments.ledger.exportfile import verify_file
+from flightdeck.payments.ledger.signing import load_public_key
 
 __all__ = ["app", "print_observation", "resolve_datasource"]
 
 app = typer.Typer(
-    help="Tamper-evident ledgers: keygen, anchor, verify, install-trigger.", no_args_is_help=True
+    help="Tamper-evident ledgers: keygen, anchor, verify, export, verify-file, install-trigger.",
+    no_args_is_help=True,
 )
 
 NameArgument = Annotated[str, typer.Argument(help="A ledger name (payments.ledgers.NAME)")]
@@ -141,6 +147,49 @@ def verify_command(name: NameArgument, config: ConfigOption = None, json_out: Js
     finally:
         store.dispose()
     print_observation(f"ledger {name}", obs, json_out, evidence)
+    if obs.failures:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("export")
+@handle_errors
+def export_command(
+    name: NameArgument,
+    out: Annotated[Path, typer.Option("--out", help="The export file to write (Arrow IPC)")],
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write the verified ledger, up to its newest signed checkpoint, as a file for auditors."""
+    cfg = open_config(config)
+    ledger = _ledger(cfg, name)
+    source = resolve_datasource(cfg, ledger.datasource)
+    store = open_store(cfg)
+    try:
+        result = asyncio.run(export_ledger(name, ledger, source, store, out))
+    except LedgerTamperedError as exc:
+        fail(str(exc), EXIT_FAILED)
+    finally:
+        store.dispose()
+    print_observation(f"ledger {name} export", result.observation(), json_out)
+
+
+@app.command("verify-file")
+@handle_errors
+def verify_file_command(
+    file: Annotated[Path, typer.Argument(help="A file written by flightdeck ledger export")],
+    public_key: Annotated[Path, typer.Option("--public-key", help="The signer's Ed25519 public key (PEM)")],
+    json_out: JsonOption = False,
+) -> None:
+    """Check an export file offline against the signer's public key. Exit 1 on tampering, 3 unreadable."""
+    try:
+        public = load_public_key(public_key.read_bytes())
+    except OSError as exc:
+        fail(f"--public-key {public_key}: {exc.strerror or exc}", EXIT_CONFIG)
+    except LedgerError as exc:
+        fail(f"--public-key {public_key}: {exc}", EXIT_CONFIG)
+    result = verify_file(file, public)
+    obs = result.observation()
+    print_observation(f"ledger export {file}", obs, json_out)
     if obs.failures:
         raise typer.Exit(EXIT_FAILED)
 

@@ -8,6 +8,7 @@
         ├── CurrencyError         an unknown currency, or amounts in several currencies without a rate
         ├── ReconError            a reconciliation could not run (inputs unreadable, engine failure)
         ├── LedgerError           a ledger or its hash chain could not be read, anchored or signed
+        │   └── LedgerTamperedError  the ledger no longer matches its chain: refused (e.g. an export)
         └── DrillError            a gateway fault drill could not be set up or driven
 
 A failed *verdict* (exceptions found, a tampered ledger, a double charge) is not an error: it is
@@ -20,7 +21,15 @@ from pathlib import Path
 
 from flightdeck.errors import FlightdeckError
 
-__all__ = ["CurrencyError", "DrillError", "LedgerError", "PaymentsError", "ReconError", "StatementError"]
+__all__ = [
+    "CurrencyError",
+    "DrillError",
+    "LedgerError",
+    "LedgerTamperedError",
+    "PaymentsError",
+    "ReconError",
+    "StatementError",
+]
 
 
 class PaymentsError(FlightdeckError):
@@ -54,6 +63,11 @@ class ReconError(PaymentsError):
 
 class LedgerError(PaymentsError):
     """A ledger, its hash chain or its signing key could not be read or written."""
+
+
+class LedgerTamperedError(LedgerError):
+    """The ledger's rows, chain or checkpoint do not agree, so flightdeck refuses to vouch for it (an
+    export is only ever of a verified ledger). The CLI exits 1, as for any failed verification."""
 
 
 class DrillError(PaymentsError):

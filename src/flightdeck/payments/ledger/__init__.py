@@ -8,15 +8,19 @@
 - :mod:`.anchor`, :mod:`.verify`: the two jobs (``flightdeck ledger anchor`` / ``verify``).
 - :mod:`.balance`: double entry per transaction and in total.
 - :mod:`.trigger`: an append-only guard for PostgreSQL ledger tables.
+- :mod:`.exportfile`, :mod:`.auditexport`: a self-contained export file for auditors and its offline
+  verification (``flightdeck ledger export`` / ``verify-file``).
 - :mod:`.vectorized`: canonical bytes built in bulk by DuckDB and a chain fold, for ledger exports in files.
 """
 
 from __future__ import annotations
 
 from flightdeck.payments.ledger.anchor import AnchorResult, anchor
+from flightdeck.payments.ledger.auditexport import ExportResult, export_ledger
 from flightdeck.payments.ledger.balance import BalanceResult, UnbalancedTransaction, check_balance
 from flightdeck.payments.ledger.canonical import canonical_row, chain_hash, genesis, row_hash
 from flightdeck.payments.ledger.checkpoints import CheckpointCheck, CheckpointState
+from flightdeck.payments.ledger.exportfile import FileVerifyResult, verify_file
 from flightdeck.payments.ledger.signing import generate_keypair, key_id
 from flightdeck.payments.ledger.trigger import append_only_trigger_present, install_append_only_trigger
 from flightdeck.payments.ledger.verify import Finding, RowFinding, VerifyResult, verify
@@ -26,6 +30,8 @@ __all__ = [
     "BalanceResult",
     "CheckpointCheck",
     "CheckpointState",
+    "ExportResult",
+    "FileVerifyResult",
     "Finding",
     "RowFinding",
     "UnbalancedTransaction",
@@ -35,10 +41,12 @@ __all__ = [
     "canonical_row",
     "chain_hash",
     "check_balance",
+    "export_ledger",
     "generate_keypair",
     "genesis",
     "install_append_only_trigger",
     "key_id",
     "row_hash",
     "verify",
+    "verify_file",
 ]
