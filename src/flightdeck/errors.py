@@ -23,13 +23,17 @@ exceptions (aiohttp, asyncpg, SQLAlchemy, ...) are converted at the boundary whe
     ├── DemoError                 (flightdeck.demo) the demo could not be prepared, started or reached
     │   ├── DemoNotPreparedError  no demo in that folder yet (also a NotFoundError)
     │   └── DemoBusyError         another ``flightdeck demo`` is running in that folder
-    └── PaymentsError             (flightdeck.payments) payment integrity could not do its work
-        ├── StatementError        a statement file is malformed: file, line and column
-        ├── CurrencyError         an unknown currency, or several currencies summed without a rate
-        ├── ReconError            a reconciliation could not run
-        ├── LedgerError           a ledger, its hash chain or signing key could not be read or written
-        │   └── LedgerTamperedError  the ledger no longer matches its chain: flightdeck refuses to vouch
-        └── DrillError            a gateway fault drill could not be set up or driven
+    ├── PaymentsError             (flightdeck.payments) payment integrity could not do its work
+    │   ├── StatementError        a statement file is malformed: file, line and column
+    │   ├── CurrencyError         an unknown currency, or several currencies summed without a rate
+    │   ├── ReconError            a reconciliation could not run
+    │   ├── LedgerError           a ledger, its hash chain or signing key could not be read or written
+    │   │   └── LedgerTamperedError  the ledger no longer matches its chain: flightdeck refuses to vouch
+    │   └── DrillError            a gateway fault drill could not be set up or driven
+    └── BackupError               (flightdeck.backups) a backup, restore or drill could not be done
+        ├── IntegrityError        an artifact's size or SHA-256 differs from its manifest: nothing restored
+        ├── DecryptionError       wrong key, or an encrypted chunk that does not authenticate
+        └── RestoreRefused        the restore target looks like production and was not confirmed
 
 The classes defined here are the core; the ones marked with a module live with their domain and
 are exported from it.

@@ -10,6 +10,7 @@ import typer
 
 from flightdeck import __version__
 from flightdeck.cli import (
+    backup_cmd,
     check_cmd,
     config_cmd,
     demo_cmd,
@@ -38,6 +39,7 @@ app.command("serve")(serve_cmd.serve_command)
 app.add_typer(demo_cmd.app, name="demo")
 app.add_typer(drill_cmd.app, name="gateway-drill")
 app.add_typer(recon_cmd.app, name="recon")
+app.add_typer(backup_cmd.app, name="backup")
 app.add_typer(user_cmd.app, name="user")
 app.add_typer(token_cmd.app, name="token")
 app.add_typer(ledger_cmd.app, name="ledger")

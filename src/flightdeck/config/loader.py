@@ -277,6 +277,21 @@ def _payments_references(reader: _Reader, config: Config) -> None:
                     )
 
 
+def _backup_references(reader: _Reader, config: Config) -> None:
+    for name, backup in config.backups.items():
+        if backup.service not in config.services:
+            known = ", ".join(sorted(config.services)) or "none declared"
+            reader.issue(
+                ("backups", name, "service"), f"no service named {backup.service!r} (declared: {known})"
+            )
+        if backup.datasource not in config.datasources:
+            known = ", ".join(sorted(config.datasources)) or "none declared"
+            reader.issue(
+                ("backups", name, "datasource"),
+                f"no datasource named {backup.datasource!r} (declared: {known})",
+            )
+
+
 def load_config_text(
     text: str, file: str = "<config>", env: Mapping[str, str] | None = None, base_dir: Path | None = None
 ) -> Config:
@@ -309,6 +324,7 @@ def load_config_text(
     if config is not None:
         _cross_references(reader, config)
         _payments_references(reader, config)
+        _backup_references(reader, config)
     if reader.issues or config is None:
         raise ConfigError(reader.issues)
     config._source = Path(file) if file != "<config>" else None

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from flightdeck.config.backups import BackupConfig
 from flightdeck.config.base import ConfigModel, collect_secrets
 from flightdeck.config.check_spec import CatchUp, CheckSpec
 from flightdeck.config.payments import PaymentsConfig
@@ -145,6 +146,7 @@ class Config(ConfigModel):
     datasources: dict[Name, DatasourceConfig] = Field(default_factory=dict)
     services: dict[Name, ServiceConfig] = Field(default_factory=dict)
     payments: PaymentsConfig = Field(default_factory=PaymentsConfig)
+    backups: dict[Name, BackupConfig] = Field(default_factory=dict)
 
     _source: Path | None = PrivateAttr(default=None)
     _extra_secrets: frozenset[str] = PrivateAttr(default=frozenset())
