@@ -1,22 +1,30 @@
-"""``flightdeck backup``: run a backup, list complete backups, verify one, prune by retention.
+"""``flightdeck backup``: run a backup, list complete backups, verify one, prune by retention, restore.
 
 Backups are declared under ``backups:`` in the configuration file (see docs/backups/backups.md).
 
-Exit codes: 0 done / verified; 1 verification failed (checksum, key); 2 usage or configuration error;
-3 the backup could not be made (database unreachable, dump tool failed, storage error).
+Exit codes: 0 done / verified / restored with matching row counts; 1 verification failed (checksum,
+key) or restored row counts differ from the manifest; 2 usage or configuration error (unknown backup,
+a restore refused without ``--force --confirm-name``); 3 the work could not be done (database
+unreachable, dump or restore tool failed, storage error).
+
+``restore`` is also registered at the top level (``flightdeck restore``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import (
+    BarColumn,
     DownloadColumn,
     Progress,
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
     TransferSpeedColumn,
 )
 
@@ -24,6 +32,8 @@ from flightdeck.backups import (
     BackupError,
     DecryptionError,
     IntegrityError,
+    Manifest,
+    RestoreRefused,
     find_backup,
     list_backups,
     open_storage,
@@ -31,11 +41,15 @@ from flightdeck.backups import (
     verify_backup,
 )
 from flightdeck.backups.prune import prune_backups
+from flightdeck.backups.restore import RestorePhase, restore_backup
+from flightdeck.backups.restore_target import target_name
 from flightdeck.cli.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
+    EXIT_OK,
     ConfigOption,
     JsonOption,
+    config_path,
     console,
     fail,
     handle_errors,
@@ -44,11 +58,13 @@ from flightdeck.cli.common import (
 )
 from flightdeck.cli.retention_view import render_plan
 from flightdeck.config import Config
-from flightdeck.config.backups import BackupConfig
+from flightdeck.config.backups import BackupConfig, LocalStorageConfig
+from flightdeck.config.models import DatasourceConfig
+from flightdeck.datasources import DatabaseUrl
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Backups: run, list, verify, prune.", no_args_is_help=True)
+app = typer.Typer(help="Backups: run, list, verify, prune, restore.", no_args_is_help=True)
 
 
 def _backup(cfg: Config, name: str) -> BackupConfig:
@@ -150,3 +166,122 @@ def prune_cmd(
     console.print(
         f"{verb} {len(result.plan.removed)} of {len(result.plan.decisions)} backups", highlight=False
     )
+
+
+def _locate(loaded: Config, backup_id: str, name: str | None) -> tuple[str, BackupConfig, Manifest]:
+    names = [name] if name is not None else sorted(loaded.backups)
+    found: tuple[str, BackupConfig, Manifest] | None = None
+    for candidate in names:
+        cfg = _backup(loaded, candidate)
+        try:
+            found = candidate, cfg, find_backup(open_storage(cfg), candidate, backup_id)
+            break
+        except BackupError:
+            continue
+    if found is None:
+        where = f"backup {name!r}" if name is not None else "any configured backup"
+        fail(f"no complete backup {backup_id!r} in {where}", EXIT_CONFIG)
+    return found
+
+
+def _safety_backup(
+    loaded: Config, cfg: BackupConfig, to: str, target: DatabaseUrl, folder: Path
+) -> Callable[[], str | None]:
+    """A configured backup of the target's datasource when there is one; else the same engine, with the
+    restored backup's encryption, into the local ``folder`` (backup name ``safety-<database>``)."""
+    for name, candidate in sorted(loaded.backups.items()):
+        ds = loaded.datasources.get(candidate.datasource)
+        if ds is not None and DatabaseUrl.parse(ds.url).describe() == target.describe():
+            return lambda: run_backup(name, candidate, ds).manifest.backup_id
+    local = cfg.model_copy(
+        update={
+            "storage": LocalStorageConfig(path=folder.resolve()),
+            "retention": None,
+            "tables_to_count": None,
+        }
+    )
+    source = DatasourceConfig.model_validate({"url": to})
+    return lambda: run_backup(f"safety-{target_name(target)}", local, source).manifest.backup_id
+
+
+@app.command("restore")
+@handle_errors
+def restore_cmd(
+    backup_id: str,
+    to: Annotated[str, typer.Option("--to", help="Target database URL (its password is never printed)")],
+    backup: Annotated[str | None, typer.Option("--backup", help="Configured backup NAME holding it")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite a production-like target")] = False,
+    confirm_name: Annotated[
+        str | None, typer.Option("--confirm-name", help="With --force: the target database's name, typed")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, help="pg_restore workers")] = 1,
+    safety_dir: Annotated[
+        Path | None,
+        typer.Option("--safety-dir", help="Where a target's safety backup goes (default: safety-backups/)"),
+    ] = None,
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Restore BACKUP_ID into --to URL: verified and decrypted first, a safety backup of existing data."""
+    loaded = open_config(config)
+    try:
+        target = DatabaseUrl.parse(to)
+    except ValueError as exc:
+        fail(f"--to: {exc}", EXIT_CONFIG)
+    name, cfg, manifest = _locate(loaded, backup_id, backup)
+    if safety_dir is None:
+        cfg_file = config_path(config)
+        safety_dir = (cfg_file.parent if cfg_file is not None else Path.cwd()) / "safety-backups"
+    key = cfg.encryption.key_bytes if cfg.encryption is not None else None
+    total = sum(a.raw_size_bytes for a in manifest.artifacts)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    try:
+        with Progress(*columns, console=console, disable=json_out, transient=True) as bar:
+            tasks = {
+                RestorePhase.DECODE: bar.add_task("verify + decrypt", total=total),
+                RestorePhase.LOAD: bar.add_task(f"load into {target.describe()}", total=total),
+            }
+            result = restore_backup(
+                open_storage(cfg),
+                manifest,
+                key,
+                target,
+                force=force,
+                confirm_name=confirm_name,
+                safety_backup=_safety_backup(loaded, cfg, to, target, safety_dir),
+                progress=lambda phase, n: bar.advance(tasks[phase], n),
+                jobs=jobs,
+            )
+    except RestoreRefused as exc:
+        _report_error(backup_id, exc, json_out)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except (IntegrityError, DecryptionError) as exc:
+        _report_error(backup_id, exc, json_out)
+        raise typer.Exit(EXIT_FAILED) from None
+    obs = result.observation()
+    if json_out:
+        print_json({"backup": name, "ok": result.ok, **obs.detail, "failures": obs.failures})
+    else:
+        mark = "[green]✓[/]" if result.ok else "[bold red]✗[/]"
+        console.print(f"{mark} {obs.summary}", highlight=False)
+        if result.safety_backup_id:
+            console.print(
+                f"  safety backup of the previous content: {result.safety_backup_id}", highlight=False
+            )
+        for failure in obs.failures:
+            console.print(f"  [red]{failure}[/]", highlight=False)
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_FAILED)
+
+
+def _report_error(backup_id: str, exc: BackupError, json_out: bool) -> None:
+    if json_out:
+        print_json({"backup_id": backup_id, "ok": False, "error": str(exc)})
+    else:
+        console.print(f"[bold red]✗[/] {exc}", highlight=False)

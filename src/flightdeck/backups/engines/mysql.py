@@ -34,7 +34,7 @@ from flightdeck.backups.errors import BackupError
 from flightdeck.backups.manifest import EngineKind
 from flightdeck.datasources import DatabaseUrl, Dialect
 
-__all__ = ["MysqlEngine", "dump_tool"]
+__all__ = ["MysqlEngine", "conn_args", "dump_tool"]
 
 _CHANGE_MASTER = re.compile(rb"CHANGE MASTER TO MASTER_LOG_FILE='([^']+)', MASTER_LOG_POS=(\d+)")
 _GTID = re.compile(rb"gtid_slave_pos='([^']*)'")
@@ -48,7 +48,7 @@ def dump_tool() -> str:
     raise BackupError("neither mariadb-dump nor mysqldump is installed (not found on PATH)")
 
 
-def _conn_args(url: DatabaseUrl) -> list[str]:
+def conn_args(url: DatabaseUrl) -> list[str]:
     args = [f"--user={url.user or 'root'}"]
     if "unix_socket" in url.options:
         args.append(f"--socket={url.options['unix_socket']}")
@@ -130,7 +130,7 @@ class MysqlEngine(Engine):
         versions["server"] = server
         argv = [
             tool,
-            *_conn_args(self.url),
+            *conn_args(self.url),
             "--single-transaction",
             "--quick",
             "--routines",

@@ -37,9 +37,9 @@ from flightdeck.backups.manifest import EngineKind
 from flightdeck.config.backups import PgFormat
 from flightdeck.datasources import DatabaseUrl, Dialect
 
-__all__ = ["PostgresEngine", "tar_directory"]
+__all__ = ["TABLES_SQL", "PostgresEngine", "conn_args", "libpq_dsn", "tar_directory", "tool_env"]
 
-_TABLES = """
+TABLES_SQL = """
 SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
@@ -52,12 +52,12 @@ SELECT pg_export_snapshot(), pg_is_in_recovery(),
 """
 
 
-def _dsn(url: DatabaseUrl) -> str:
+def libpq_dsn(url: DatabaseUrl) -> str:
     raw = url.secret.reveal()
     return "postgresql://" + raw.split("://", 1)[1]
 
 
-def _env(url: DatabaseUrl) -> dict[str, str]:
+def tool_env(url: DatabaseUrl) -> dict[str, str]:
     env = {"PGAPPNAME": "flightdeck-backup", "PGCONNECT_TIMEOUT": "10"}
     if url.password is not None:
         env["PGPASSWORD"] = url.password.reveal()
@@ -67,7 +67,7 @@ def _env(url: DatabaseUrl) -> dict[str, str]:
     return env
 
 
-def _conn_args(url: DatabaseUrl) -> list[str]:
+def conn_args(url: DatabaseUrl) -> list[str]:
     args = ["--no-password"]
     if url.host:
         args += ["--host", url.host]
@@ -104,7 +104,9 @@ class PostgresEngine(Engine):
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
-            return psycopg.connect(_dsn(self.url), connect_timeout=10, application_name="flightdeck-backup")
+            return psycopg.connect(
+                libpq_dsn(self.url), connect_timeout=10, application_name="flightdeck-backup"
+            )
         except psycopg.Error as exc:
             raise BackupError(
                 f"{self.url.where}: {self.url.clean(str(exc).strip().splitlines()[0])}"
@@ -112,7 +114,7 @@ class PostgresEngine(Engine):
 
     def _count(self, conn: psycopg.Connection[Any]) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for schema, table in conn.execute(_TABLES).fetchall():
+        for schema, table in conn.execute(TABLES_SQL).fetchall():
             name = f"{schema}.{table}"
             if not self.wanted(name):
                 continue
@@ -140,8 +142,8 @@ class PostgresEngine(Engine):
             versions["server"] = f"PostgreSQL {server_version}"
             point = {"lsn": str(lsn), "lsn_source": "replay" if standby else "current", "snapshot": snapshot}
             opts = self.config.postgres
-            base = ["pg_dump", *_conn_args(self.url), f"--snapshot={snapshot}", "--compress=0"]
-            env = _env(self.url)
+            base = ["pg_dump", *conn_args(self.url), f"--snapshot={snapshot}", "--compress=0"]
+            env = tool_env(self.url)
             if opts.format is PgFormat.CUSTOM:
                 info = DumpInfo(versions, "pg_dump custom archive", "dump", point, counts)
                 yield Dump(info, stream_command([*base, "--format=custom"], env, self.url))
