@@ -10,7 +10,7 @@ from pydantic import JsonValue
 from flightdeck.checks.base import Check, CheckContext, Observation, register
 from flightdeck.config import CheckSpec, load_config_text
 from flightdeck.engine.runner import prepare_checks, run_check
-from flightdeck.errors import CheckError
+from flightdeck.errors import CheckError, StoreError
 from flightdeck.evidence import Verdict
 
 
@@ -35,6 +35,8 @@ class BehaviourCheck(Check[BehaviourSpec]):
             raise ZeroDivisionError("division by zero")
         if b == "check-error":
             raise CheckError("connection refused")
+        if b == "domain-error":
+            raise StoreError("statements/gw.csv:4: column 'amount': not a number")
         obs = Observation(summary="fine", memo={"seen": (memo or {}).get("seen", 0) + 1})  # type: ignore[union-attr,operator]
         obs.measure("value", self.spec.value, "ms")
         obs.detail["echo"] = f"token is {self.spec.token}"
@@ -66,6 +68,14 @@ async def test_check_error_reason_is_the_summary() -> None:
     (p,) = prepared("      - {name: c, kind: test-behaviour, behaviour: check-error}\n")
     result = await run_check(p)
     assert (result.evidence.verdict, result.evidence.summary) == (Verdict.ERROR, "connection refused")
+
+
+async def test_a_domain_error_is_an_error_with_its_own_words() -> None:
+    # A job's explained failure (any FlightdeckError) reads as its message, not as an internal error.
+    (p,) = prepared("      - {name: d, kind: test-behaviour, behaviour: domain-error}\n")
+    result = await run_check(p)
+    assert result.evidence.verdict is Verdict.ERROR
+    assert result.evidence.summary == "statements/gw.csv:4: column 'amount': not a number"
 
 
 async def test_conditions_decide_pass_warn_fail_unknown() -> None:

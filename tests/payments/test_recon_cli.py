@@ -111,7 +111,7 @@ def test_a_malformed_statement_exits_3_naming_file_line_and_column(workdir: Path
 def test_unknown_reconciliation_and_bad_date_are_usage_errors(workdir: Path) -> None:
     unknown = run(["recon", "run", "nope"], workdir)
     assert unknown.returncode == 2
-    assert "no reconciliation 'nope' (reconciliations: gateway)" in unknown.stderr
+    assert "no reconciliation named 'nope' (payments.reconciliations: gateway)" in unknown.stderr
     bad = run(["recon", "run", "gateway", "--date", "yesterday"], workdir)
     assert bad.returncode == 2
     assert "--date 'yesterday' is not a date" in bad.stderr

@@ -59,6 +59,7 @@ from flightdeck.cli.common import (
 from flightdeck.cli.retention_view import render_plan
 from flightdeck.config import Config
 from flightdeck.config.backups import BackupConfig, LocalStorageConfig
+from flightdeck.config.base import pick
 from flightdeck.config.models import DatasourceConfig
 from flightdeck.datasources import DatabaseUrl
 
@@ -68,10 +69,7 @@ app = typer.Typer(help="Backups: run, list, verify, prune, restore.", no_args_is
 
 
 def _backup(cfg: Config, name: str) -> BackupConfig:
-    backup = cfg.backups.get(name)
-    if backup is None:
-        fail(f"no backup named {name!r} (backups: {', '.join(sorted(cfg.backups)) or 'none'})", EXIT_CONFIG)
-    return backup
+    return pick(cfg.backups, name, "backup", "backups")
 
 
 @app.command("run")

@@ -25,13 +25,13 @@ from flightdeck.cli.common import (
     ConfigOption,
     JsonOption,
     console,
-    fail,
     handle_errors,
     open_config,
     open_store,
     print_json,
 )
 from flightdeck.cli.jobs import record_cli_run
+from flightdeck.config.base import pick
 from flightdeck.payments.drill.demo import run_demo_gateway_drill
 from flightdeck.payments.drill.proxy import FaultKind
 from flightdeck.payments.drill.result import DrillResult
@@ -119,9 +119,7 @@ def run_command(
     """Run a configured drill: the proxy listens where the service expects its gateway."""
     cfg = open_config(config)
     drills = cfg.payments.gateway_drills
-    if name not in drills:
-        known = ", ".join(sorted(drills)) or "none configured"
-        fail(f"no gateway drill named {name!r} (configured: {known})")
+    pick(drills, name, "gateway drill", "payments.gateway_drills")
     started = datetime.now(UTC)
     with _progress(not json_out) as progress:
         result = asyncio.run(run_gateway_drill(drills[name], name, progress))

@@ -30,6 +30,7 @@ from flightdeck.cli.common import (
     print_json,
 )
 from flightdeck.cli.jobs import record_cli_run
+from flightdeck.config.base import pick
 from flightdeck.config.models import Config, DatasourceConfig
 from flightdeck.config.payments import LedgerConfig
 from flightdeck.datasources import DatabaseUrl, Dialect
@@ -58,11 +59,7 @@ def resolve_datasource(cfg: Config, name: str) -> DatasourceConfig:
 
 
 def _ledger(cfg: Config, name: str) -> LedgerConfig:
-    ledger = cfg.payments.ledgers.get(name)
-    if ledger is None:
-        known = ", ".join(sorted(cfg.payments.ledgers)) or "none configured"
-        fail(f"no ledger named {name!r} (payments.ledgers: {known})", EXIT_CONFIG)
-    return ledger
+    return pick(cfg.payments.ledgers, name, "ledger", "payments.ledgers")
 
 
 def print_observation(title: str, obs: Observation, json_out: bool, evidence: Evidence | None = None) -> None:

@@ -26,6 +26,7 @@ from flightdeck.cli.common import (
     verdict_style,
 )
 from flightdeck.config import Config
+from flightdeck.config.base import pick
 from flightdeck.config.payments import ReconConfig
 from flightdeck.evidence import Evidence, Verdict
 from flightdeck.payments.errors import ReconError
@@ -47,9 +48,7 @@ from flightdeck.store import Store
 
 
 def recon_config(cfg: Config, name: str) -> ReconConfig:
-    from flightdeck.payments.reconcile import recon_config as find  # DuckDB and Arrow: load on use
-
-    return find(cfg, name)
+    return pick(cfg.payments.reconciliations, name, "reconciliation", "payments.reconciliations")
 
 
 app = typer.Typer(help="Reconcile payments against gateway and bank statements.", no_args_is_help=True)

@@ -27,6 +27,7 @@ from flightdeck.cli.common import (
 from flightdeck.cli.jobs import record_cli_run
 from flightdeck.cli.ledger_cmd import print_observation, resolve_datasource
 from flightdeck.config import Config
+from flightdeck.config.base import pick
 from flightdeck.evidence import Evidence
 from flightdeck.payments.settlements import check_settlements
 from flightdeck.payments.wallets import check_wallets
@@ -57,9 +58,7 @@ def wallets_check(
 ) -> None:
     """List every wallet whose stored balance differs from its ledger entries. Exit 1 if any."""
     cfg = open_config(config)
-    wallets = cfg.payments.wallets.get(name)
-    if wallets is None:
-        fail(f"no wallets check named {name!r} (payments.wallets)", EXIT_CONFIG)
+    wallets = pick(cfg.payments.wallets, name, "wallets check", "payments.wallets")
     source = resolve_datasource(cfg, wallets.datasource)
     started = datetime.now(UTC)
     result = asyncio.run(check_wallets(wallets, source, name=name))
@@ -86,9 +85,7 @@ def settlements_check(
 ) -> None:
     """Pending too long, failed, settled-but-not-credited and ageing against T+N. Exit 1 on any."""
     cfg = open_config(config)
-    settlements = cfg.payments.settlements.get(name)
-    if settlements is None:
-        fail(f"no settlements check named {name!r} (payments.settlements)", EXIT_CONFIG)
+    settlements = pick(cfg.payments.settlements, name, "settlements check", "payments.settlements")
     source = resolve_datasource(cfg, settlements.datasource)
     refs: set[str] | None = None
     if settled is not None:

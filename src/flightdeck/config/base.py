@@ -9,9 +9,10 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 
+from flightdeck.errors import NotFoundError
 from flightdeck.secret import Secret, UnreadableSecretFile
 
-__all__ = ["ConfigModel", "collect_secrets", "secret_fields"]
+__all__ = ["ConfigModel", "collect_secrets", "pick", "secret_fields"]
 
 
 def _is_secret(annotation: Any) -> bool:
@@ -75,3 +76,16 @@ def collect_secrets(value: Any, out: list[str]) -> None:
     elif isinstance(value, list | tuple):
         for v in value:
             collect_secrets(v, out)
+
+
+T = typing.TypeVar("T")
+
+
+def pick(entries: typing.Mapping[str, T], name: str, what: str, where: str) -> T:
+    """The entry ``name`` of a configuration section, or :class:`NotFoundError` naming the section and
+    what it does hold (``no ledger named 'x' (payments.ledgers: main)``): a usage error, exit 2."""
+    entry = entries.get(name)
+    if entry is None:
+        known = ", ".join(sorted(entries)) or "none configured"
+        raise NotFoundError(f"no {what} named {name!r} ({where}: {known})")
+    return entry

@@ -19,7 +19,7 @@ from flightdeck.config.check_spec import CheckSpec, config_digest
 from flightdeck.config.conditions import ConditionOutcome
 from flightdeck.config.models import CheckDefaults, Config
 from flightdeck.config.types import format_duration
-from flightdeck.errors import CheckError
+from flightdeck.errors import CheckError, FlightdeckError
 from flightdeck.evidence import NewEvidence, Trigger, Verdict, scrub, worst
 
 __all__ = ["PreparedCheck", "RunResult", "describe_run", "prepare_checks", "run_check", "verdict_of"]
@@ -132,6 +132,8 @@ async def run_check(
         error = f"timed out after {format_duration(prepared.timeout)}"
     except CheckError as exc:
         error = exc.reason
+    except FlightdeckError as exc:  # a job's own explained failure (a malformed statement, ...)
+        error = str(exc)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # a bug in a check must not take the scheduler down

@@ -13,7 +13,7 @@ Arrow, WeasyPrint) are imported when a job first runs, so loading the configurat
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, JsonValue
 
@@ -21,7 +21,6 @@ from flightdeck.checks.base import Check, Observation, register
 from flightdeck.config.check_spec import CheckSpec
 from flightdeck.config.types import Duration, Name
 from flightdeck.errors import CheckError
-from flightdeck.payments.errors import PaymentsError
 from flightdeck.store import Store
 
 if TYPE_CHECKING:
@@ -49,7 +48,7 @@ class ReconciliationSpec(CheckSpec):
     timeout: Duration | None = Field(default=3600, description="Give up after this long (default 1h)")
 
 
-def _store(check: Check[CheckSpec]) -> Store:
+def _store(check: Check[Any]) -> Store:
     store = check.context.store
     if store is None:
         raise CheckError(f"a {check.spec.kind} check keeps its records in the store; run it with one")
@@ -62,14 +61,11 @@ class ReconciliationCheck(Check[ReconciliationSpec]):
     outcome: ReconOutcome | None = None
 
     async def observe(self, memo: JsonValue) -> Observation:
-        store = _store(self)  # type: ignore[arg-type]
+        store = _store(self)
         day = self.spec.day or (self.context.clock.now().date() - timedelta(days=self.spec.day_offset))
         from flightdeck.payments.reconcile import run_reconciliation  # heavy (DuckDB, Arrow): on first use
 
-        try:
-            self.outcome = await run_reconciliation(self.context.config, store, self.spec.reconciliation, day)
-        except PaymentsError as exc:
-            raise CheckError(str(exc)) from exc
+        self.outcome = await run_reconciliation(self.context.config, store, self.spec.reconciliation, day)
         return self.outcome.observation()
 
 
@@ -87,22 +83,19 @@ class LedgerCheck(Check[LedgerSpec]):
     async def observe(self, memo: JsonValue) -> Observation:
         from flightdeck.payments.ledger import anchor, verify
 
-        store = _store(self)  # type: ignore[arg-type]
+        store = _store(self)
         config = self.context.config
         cfg = config.payments.ledgers[self.spec.ledger]
         ds = config.datasources[cfg.datasource]
-        try:
-            checked = await verify(self.spec.ledger, cfg, ds, store)
-            obs = checked.observation()
-            if self.spec.anchor and not checked.tampered:
-                anchored = await anchor(self.spec.ledger, cfg, ds, store, now=self.context.clock.now())
-                more = anchored.observation()
-                obs.measurements.extend(m for m in more.measurements if m.name not in {"chained_rows"})
-                obs.warnings.extend(more.warnings)
-                obs.detail["anchor"] = more.detail
-                obs.summary = f"{obs.summary}; {more.summary}"
-        except PaymentsError as exc:
-            raise CheckError(str(exc)) from exc
+        checked = await verify(self.spec.ledger, cfg, ds, store)
+        obs = checked.observation()
+        if self.spec.anchor and not checked.tampered:
+            anchored = await anchor(self.spec.ledger, cfg, ds, store, now=self.context.clock.now())
+            more = anchored.observation()
+            obs.measurements.extend(m for m in more.measurements if m.name not in {"chained_rows"})
+            obs.warnings.extend(more.warnings)
+            obs.detail["anchor"] = more.detail
+            obs.summary = f"{obs.summary}; {more.summary}"
         return obs
 
 
@@ -121,10 +114,7 @@ class WalletsCheck(Check[WalletsSpec]):
 
         config = self.context.config
         cfg = config.payments.wallets[self.spec.wallets]
-        try:
-            result = await check_wallets(cfg, config.datasources[cfg.datasource], name=self.spec.wallets)
-        except PaymentsError as exc:
-            raise CheckError(str(exc)) from exc
+        result = await check_wallets(cfg, config.datasources[cfg.datasource], name=self.spec.wallets)
         return result.observation()
 
 
@@ -145,18 +135,15 @@ class SettlementsCheck(Check[SettlementsSpec]):
         config = self.context.config
         cfg = config.payments.settlements[self.spec.settlements]
         settled: set[str] | None = None
-        try:
-            if cfg.reconciliation is not None and self.context.store is not None:
-                settled = gateway_settled_references(config, self.context.store, cfg.reconciliation)
-            result = await check_settlements(
-                cfg,
-                config.datasources[cfg.datasource],
-                self.context.clock.now(),
-                settled,
-                name=self.spec.settlements,
-            )
-        except PaymentsError as exc:
-            raise CheckError(str(exc)) from exc
+        if cfg.reconciliation is not None and self.context.store is not None:
+            settled = gateway_settled_references(config, self.context.store, cfg.reconciliation)
+        result = await check_settlements(
+            cfg,
+            config.datasources[cfg.datasource],
+            self.context.clock.now(),
+            settled,
+            name=self.spec.settlements,
+        )
         return result.observation()
 
 
@@ -174,8 +161,5 @@ class GatewayDrillCheck(Check[GatewayDrillSpec]):
         from flightdeck.payments.drill import run_gateway_drill
 
         cfg = self.context.config.payments.gateway_drills[self.spec.gateway_drill]
-        try:
-            result = await run_gateway_drill(cfg, self.spec.gateway_drill)
-        except PaymentsError as exc:
-            raise CheckError(str(exc)) from exc
+        result = await run_gateway_drill(cfg, self.spec.gateway_drill)
         return result.observation()

@@ -30,9 +30,10 @@ import pyarrow as pa
 from pydantic import JsonValue
 
 from flightdeck.checks.base import Observation
+from flightdeck.config.base import pick
 from flightdeck.config.models import Config
 from flightdeck.config.payments import ReconConfig
-from flightdeck.errors import FlightdeckError, NotFoundError
+from flightdeck.errors import FlightdeckError
 from flightdeck.evidence import Artifact
 from flightdeck.payments.errors import ReconError
 from flightdeck.payments.internal import internal_records
@@ -148,11 +149,7 @@ class ReconOutcome:
 
 
 def recon_config(config: Config, name: str) -> ReconConfig:
-    recon = config.payments.reconciliations.get(name)
-    if recon is None:
-        known = ", ".join(sorted(config.payments.reconciliations)) or "none configured"
-        raise NotFoundError(f"no reconciliation {name!r} (reconciliations: {known})")
-    return recon
+    return pick(config.payments.reconciliations, name, "reconciliation", "payments.reconciliations")
 
 
 def default_day(today: date) -> date:

@@ -8,6 +8,7 @@ minor units (cents, kobo; yen have none); never floats.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -44,25 +45,31 @@ DEFAULT_STATUS_SYNONYMS: dict[PaymentStatus, tuple[str, ...]] = {
         "succeeded", "success", "successful", "settled", "paid", "completed", "complete", "captured",
         "available", "approved",
     ),
-    PaymentStatus.PENDING: ("pending", "processing", "submitted", "initiated", "ongoing", "queued"),
+    PaymentStatus.PENDING: ("pending", "processing", "submitted", "initiated", "ongoing", "queued",
+                            "requires_action"),
     PaymentStatus.FAILED: ("failed", "failure", "declined", "error", "abandoned", "cancelled", "canceled",
                            "reversed", "rejected"),
     PaymentStatus.REFUNDED: ("refunded", "refund", "partially_refunded"),
 }  # fmt: skip
 
 
-def status_lookup(status_map: dict[str, list[str]] | None = None) -> dict[str, PaymentStatus]:
-    """A case-insensitive table from raw status to :class:`PaymentStatus`: the defaults, then
-    ``status_map`` (normalized status -> raw values) on top. Unknown normalized names raise ValueError."""
-    table = {raw: status for status, raws in DEFAULT_STATUS_SYNONYMS.items() for raw in raws}
+def status_lookup(
+    status_map: Mapping[str, Sequence[str]] | None = None,
+    defaults: Mapping[PaymentStatus, Sequence[str]] = DEFAULT_STATUS_SYNONYMS,
+) -> dict[str, PaymentStatus]:
+    """A case-insensitive table from raw status to :class:`PaymentStatus`: every status's own name,
+    then ``defaults`` (a gateway's words; the common ones unless given), then ``status_map``
+    (normalized status -> raw values) on top. An unknown normalized name raises ValueError."""
+    table = {s.value: s for s in PaymentStatus}
+    for status, raws in defaults.items():
+        table.update({raw.strip().lower(): status for raw in raws})
     for name, raws in (status_map or {}).items():
         try:
             status = PaymentStatus(name.strip().lower())
         except ValueError:
             known = ", ".join(s.value for s in PaymentStatus)
-            raise ValueError(f"status_map key {name!r} is not one of {known}") from None
-        for raw in raws:
-            table[raw.strip().lower()] = status
+            raise ValueError(f"status_map: {name!r} is not a status (use one of {known})") from None
+        table.update({raw.strip().lower(): status for raw in raws})
     return table
 
 

@@ -33,7 +33,7 @@ from flightdeck.config.payments import SettlementsConfig
 from flightdeck.datasources import DatabaseUrl, DatasourceError, read_only_query
 from flightdeck.payments.errors import PaymentsError
 from flightdeck.payments.money import describe_minor
-from flightdeck.payments.records import PaymentStatus
+from flightdeck.payments.records import PaymentStatus, status_lookup
 
 __all__ = [
     "AgeingBucket",
@@ -48,20 +48,6 @@ __all__ = [
 
 MAX_ROWS = 1_000_000
 MAX_FAILURE_LINES = 30
-
-_DEFAULT_STATUSES: dict[str, PaymentStatus] = {
-    **dict.fromkeys(
-        ("succeeded", "success", "successful", "paid", "captured", "settled", "completed"),
-        PaymentStatus.SUCCEEDED,
-    ),
-    **dict.fromkeys(
-        ("pending", "processing", "initiated", "requires_action", "ongoing"), PaymentStatus.PENDING
-    ),
-    **dict.fromkeys(
-        ("failed", "failure", "declined", "reversed", "abandoned", "error", "cancelled"), PaymentStatus.FAILED
-    ),
-    **dict.fromkeys(("refunded", "refund"), PaymentStatus.REFUNDED),
-}
 
 
 class AgeingBucket(enum.StrEnum):
@@ -171,15 +157,9 @@ def _item(i: SettlementItem) -> dict[str, JsonValue]:
     }
 
 
-def normalize_status(raw: object, status_map: Mapping[str, list[str]]) -> PaymentStatus:
-    text = str(raw).strip().lower()
-    for normalized, values in status_map.items():
-        if text in (v.lower() for v in values):
-            try:
-                return PaymentStatus(normalized)
-            except ValueError:
-                raise PaymentsError(f"status_map: {normalized!r} is not a payment status") from None
-    status = _DEFAULT_STATUSES.get(text)
+def normalize_status(raw: object, statuses: Mapping[str, PaymentStatus]) -> PaymentStatus:
+    """``raw`` through a table from :func:`~flightdeck.payments.records.status_lookup`."""
+    status = statuses.get(str(raw).strip().lower())
     if status is None:
         raise PaymentsError(f"unknown payment status {raw!r}: map it in status_map")
     return status
@@ -223,6 +203,10 @@ def _items(
     if missing:
         raise PaymentsError(f"the settlements query returns no column(s) {', '.join(missing)}")
     settled, credited = index.get("settled_at"), index.get("credited")
+    try:
+        statuses = status_lookup(cfg.status_map)
+    except ValueError as exc:
+        raise PaymentsError(str(exc)) from None
     items: list[SettlementItem] = []
     for row in rows:
         reference = str(row[index["reference"]])
@@ -234,7 +218,7 @@ def _items(
                 reference=reference,
                 amount_minor=_minor(row[index["amount"]], reference),
                 currency=str(row[index["currency"]]).upper(),
-                status=normalize_status(row[index["status"]], cfg.status_map),
+                status=normalize_status(row[index["status"]], statuses),
                 created_at=created,
                 settled_at=_moment(row[settled], f"payment {reference} settled_at")
                 if settled is not None

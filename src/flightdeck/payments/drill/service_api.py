@@ -27,21 +27,13 @@ import aiohttp
 
 from flightdeck.payments.drill.reconcile import ServicePayment, StatementCharge
 from flightdeck.payments.errors import DrillError
-from flightdeck.payments.records import PaymentStatus
+from flightdeck.payments.records import PaymentStatus, status_lookup
 
 __all__ = ["STATUS_WORDS", "PaymentApi", "fetch_statement", "sign_up_demo_user"]
 
-STATUS_WORDS: dict[str, PaymentStatus] = {
-    "pending": PaymentStatus.PENDING,
-    "processing": PaymentStatus.PENDING,
-    "settled": PaymentStatus.SUCCEEDED,
-    "succeeded": PaymentStatus.SUCCEEDED,
-    "paid": PaymentStatus.SUCCEEDED,
-    "failed": PaymentStatus.FAILED,
-    "declined": PaymentStatus.FAILED,
-    "canceled": PaymentStatus.FAILED,
-}
-"""The service's payment status words, normalized."""
+STATUS_WORDS: dict[str, PaymentStatus] = status_lookup()
+"""The service's payment status words, normalized (the shared table of
+:data:`~flightdeck.payments.records.DEFAULT_STATUS_SYNONYMS`)."""
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -53,7 +45,7 @@ def _payment(data: Any, key: str) -> ServicePayment:
         raise DrillError("the service's payment has no reference (what it sends the gateway as the charge's)")
     word = str(data["status"]).lower()
     if word not in STATUS_WORDS:
-        raise DrillError(f"unknown payment status {word!r} (known: {', '.join(STATUS_WORDS)})")
+        raise DrillError(f"unknown payment status {word!r} (known: {', '.join(sorted(STATUS_WORDS))})")
     amount = data.get("amount_minor", data.get("amount_cents"))
     if not isinstance(amount, int):
         raise DrillError("the service's payment has no integer amount_minor or amount_cents")

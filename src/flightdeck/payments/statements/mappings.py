@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flightdeck.config.payments import AmountUnit, StatementSourceConfig
 from flightdeck.payments.errors import CurrencyError
 from flightdeck.payments.money import currency_exponent
-from flightdeck.payments.records import PaymentStatus
+from flightdeck.payments.records import PaymentStatus, status_lookup
 
 __all__ = [
     "MAPPINGS",
@@ -180,20 +180,6 @@ MAPPINGS: dict[str, Mapping] = {
 _CUSTOM = Mapping(name="custom", follows="the columns given in the configuration", columns=_m())
 
 
-def _statuses(mapping: Mapping, user: dict[str, list[str]]) -> dict[str, PaymentStatus]:
-    table = {s.value: s for s in PaymentStatus}
-    for status, raws in mapping.status_map.items():
-        table.update({raw.strip().lower(): status for raw in raws})
-    for key, user_raws in user.items():
-        try:
-            status = PaymentStatus(key.strip().lower())
-        except ValueError:
-            known = ", ".join(s.value for s in PaymentStatus)
-            raise ValueError(f"status_map: {key!r} is not a status (use one of {known})") from None
-        table.update({raw.strip().lower(): status for raw in user_raws})
-    return table
-
-
 def effective_mapping(source: StatementSourceConfig) -> EffectiveMapping:
     """The built-in mapping ``source.mapping`` (or an empty one for ``custom``) with the user's
     overrides applied. Raises ``ValueError`` for an unknown mapping, zone or currency."""
@@ -231,7 +217,7 @@ def effective_mapping(source: StatementSourceConfig) -> EffectiveMapping:
         required=frozenset(required),
         amount_unit=source.amount_unit or base.amount_unit,
         date_formats=(source.date_format,) if source.date_format else base.date_formats,
-        statuses=_statuses(base, source.status_map),
+        statuses=status_lookup(source.status_map, base.status_map),
         default_status=base.default_status,
         default_currency=default_currency,
         timezone=zone,
