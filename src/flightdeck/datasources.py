@@ -28,7 +28,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 import aiomysql
 import asyncpg
@@ -131,6 +131,11 @@ class DatabaseUrl:
             database=unquote(parts.path.lstrip("/")) or None,
             options=options,
         )
+
+    def with_database(self, database: str) -> DatabaseUrl:
+        """The same server and credentials, another database (PostgreSQL, MySQL)."""
+        parts = urlsplit(self.secret.reveal())
+        return DatabaseUrl.parse(urlunsplit(parts._replace(path="/" + quote(database, safe=""))))
 
     def describe(self) -> str:
         """``user@host:port/database`` or ``sqlite:path``: safe for evidence and logs."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -60,6 +61,10 @@ def demo_config(service: RunningService, ca_file: Path, folder: Path) -> Config:
     path.write_text(render_config(values), encoding="utf-8")
     if not (folder / "ledger-signing.key").exists():  # made by the estate in a real demo
         generate_keypair(folder, "ledger-signing")
+        (folder / "backup.key").write_text(os.urandom(32).hex() + "\n", encoding="utf-8")
+    token = service.state.settings.admin_token
+    if token is not None:  # the estate keeps the service's admin token next to the configuration
+        (folder / "admin-token").write_text(token.reveal() + "\n", encoding="utf-8")
     return load_config(path)
 
 

@@ -355,7 +355,7 @@ async def test_admin_endpoints_need_the_admin_token(
     assert (await api.call("POST", "/admin/faults/errors", {}, token=user))[0] == 401
     status, data = await api.admin("GET", "/admin/faults")
     assert status == 200
-    assert [f["name"] for f in data["faults"]] == ["latency", "errors", "drift", "stuck"]
+    assert [f["name"] for f in data["faults"]] == ["latency", "errors", "drift", "stuck", "database"]
     status, data = await api.admin("POST", "/admin/faults/meteor", {})
     assert status == 404
     assert "latency" in data["error"]["message"]

@@ -19,7 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from flightdeck import __version__
 from flightdeck.backups.errors import BackupError
 
-__all__ = ["MANIFEST_NAME", "ArtifactRecord", "Compression", "EngineKind", "Manifest", "manifest_key"]
+__all__ = [
+    "MANIFEST_NAME",
+    "ArtifactRecord",
+    "Compression",
+    "EngineKind",
+    "Manifest",
+    "TableHash",
+    "manifest_key",
+]
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
@@ -53,6 +61,16 @@ class ArtifactRecord(BaseModel):
     key_id: str | None = None
 
 
+class TableHash(BaseModel):
+    """SHA-256 over one table's rows in ``order_by`` order (see :mod:`flightdeck.backups.inspect`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rows: int
+    sha256: str
+    order_by: list[str]
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -68,6 +86,12 @@ class Manifest(BaseModel):
     finished_at: datetime
     consistent_point: dict[str, str] = Field(default_factory=dict)
     table_counts: dict[str, int] = Field(default_factory=dict)
+    schema_objects: dict[str, list[str]] | None = Field(
+        default=None, description="schema objects by kind, taken in the dump's snapshot"
+    )
+    table_hashes: dict[str, TableHash] = Field(
+        default_factory=dict, description="row hashes of the tables declared in hash_tables"
+    )
     artifacts: list[ArtifactRecord]
     flightdeck_version: str = __version__
 

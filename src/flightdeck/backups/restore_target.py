@@ -24,8 +24,8 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable
-from contextlib import closing, suppress
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,16 @@ from flightdeck.backups.engines.process import READ_SIZE
 from flightdeck.backups.errors import BackupError
 from flightdeck.datasources import DatabaseUrl, Dialect
 
-__all__ = ["TargetState", "count_rows", "ensure_database", "inspect_target", "load_dump", "target_name"]
+__all__ = [
+    "TargetState",
+    "connect",
+    "count_rows",
+    "drop_database",
+    "ensure_database",
+    "inspect_target",
+    "load_dump",
+    "target_name",
+]
 
 Advance = Callable[[int], None]
 _UNDEFINED_DATABASE = ("3D000",)  # PostgreSQL invalid_catalog_name
@@ -149,12 +158,13 @@ def _pg_counts(url: DatabaseUrl, tables: Iterable[str]) -> dict[str, int | None]
 # -- MySQL / MariaDB ----------------------------------------------------------------------------------
 
 
-def _my_connect(url: DatabaseUrl) -> Any:
+def _my_connect(url: DatabaseUrl, database: str | None = None) -> Any:
     return pymysql.connect(
         host=url.host or "localhost",
         port=url.port or 3306,
         user=url.user or "root",
         password=url.password.reveal() if url.password else "",
+        database=database,
         unix_socket=url.options.get("unix_socket"),
         connect_timeout=10,
         charset="utf8mb4",
@@ -369,6 +379,49 @@ def load_dump(url: DatabaseUrl, dump: Path, *, jobs: int = 1, advance: Advance |
         _my_load(url, dump, advance)
     else:
         _sqlite_load(url, dump)
+
+
+@contextmanager
+def connect(url: DatabaseUrl) -> Iterator[Any]:
+    """A DB-API connection to the target database (autocommit off on PostgreSQL and SQLite), closed
+    on leaving; connection errors become a password-free :class:`BackupError`."""
+    try:
+        if url.dialect is Dialect.POSTGRESQL:
+            conn: Any = _pg_connect(url)
+        elif url.dialect is Dialect.MYSQL:
+            conn = _my_connect(url, target_name(url))
+        else:
+            conn = sqlite3.connect(_sqlite_path(url))
+    except (psycopg.Error, pymysql.err.MySQLError, sqlite3.Error) as exc:
+        raise _fail(url, exc) from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def drop_database(url: DatabaseUrl) -> None:
+    """Drop the target database (PostgreSQL: ending its sessions; SQLite: delete the file and its
+    ``-wal``/``-shm``). Dropping one that does not exist is not an error."""
+    try:
+        if url.dialect is Dialect.POSTGRESQL:
+            with _pg_connect(url, "postgres") as conn:
+                conn.autocommit = True
+                query = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                conn.execute(query.format(sql.Identifier(target_name(url))))
+        elif url.dialect is Dialect.MYSQL:
+            conn = _my_connect(url)
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("DROP DATABASE IF EXISTS `" + target_name(url).replace("`", "``") + "`")
+            finally:
+                conn.close()
+        else:
+            path = _sqlite_path(url)
+            for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                p.unlink(missing_ok=True)
+    except (psycopg.Error, pymysql.err.MySQLError) as exc:
+        raise _fail(url, exc) from None
 
 
 def count_rows(url: DatabaseUrl, tables: Iterable[str]) -> dict[str, int | None]:

@@ -66,6 +66,7 @@ class BackupResult:
         point: dict[str, JsonValue] = dict(m.consistent_point)
         versions: dict[str, JsonValue] = dict(m.tool_versions)
         obs.detail = {
+            "backup": m.name,
             "backup_id": m.backup_id,
             "manifest_key": self.manifest_key,
             "engine": m.engine.value,
@@ -142,6 +143,8 @@ def run_backup(
             finished_at=clock.now(),
             consistent_point=info.consistent_point,
             table_counts=info.table_counts,
+            schema_objects=info.schema_objects,
+            table_hashes=info.table_hashes,
             artifacts=[artifact],
         )
         mkey = manifest_key(name, backup_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -22,7 +22,15 @@ from flightdeck.backups.manifest import ArtifactRecord, Manifest
 from flightdeck.backups.pipeline import decompress
 from flightdeck.backups.storage.base import Storage
 
-__all__ = ["VerifyResult", "open_artifact", "verify_artifact", "verify_backup"]
+__all__ = [
+    "VerifyResult",
+    "decode_chunks",
+    "fetch_artifact",
+    "file_chunks",
+    "open_artifact",
+    "verify_artifact",
+    "verify_backup",
+]
 
 _CHUNK = 1 << 20
 
@@ -58,7 +66,25 @@ def verify_artifact(storage: Storage, artifact: ArtifactRecord) -> int:
     return size
 
 
-def _decode(artifact: ArtifactRecord, chunks: Iterable[bytes], key: bytes | None) -> Iterator[bytes]:
+def fetch_artifact(
+    storage: Storage, artifact: ArtifactRecord, out: BinaryIO, progress: Callable[[int], None] | None = None
+) -> int:
+    """Copy the stored bytes into ``out`` while hashing them; :class:`IntegrityError` unless size and
+    SHA-256 match the manifest. Returns the size."""
+    h = hashlib.sha256()
+    size = 0
+    for chunk in storage.get(artifact.key):
+        out.write(chunk)
+        h.update(chunk)
+        size += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    _check(artifact, size, h.hexdigest())
+    return size
+
+
+def decode_chunks(artifact: ArtifactRecord, chunks: Iterable[bytes], key: bytes | None) -> Iterator[bytes]:
+    """Decrypt (when the artifact is encrypted) and decompress stored bytes."""
     if artifact.encryption is not None:
         if key is None:
             raise BackupError(
@@ -68,7 +94,7 @@ def _decode(artifact: ArtifactRecord, chunks: Iterable[bytes], key: bytes | None
     return decompress(chunks)
 
 
-def _file_chunks(fh: BinaryIO) -> Iterator[bytes]:
+def file_chunks(fh: BinaryIO) -> Iterator[bytes]:
     while chunk := fh.read(_CHUNK):
         yield chunk
 
@@ -80,15 +106,9 @@ def open_artifact(
     """``with open_artifact(...) as chunks:`` — the decoded dump, available only once verified."""
     artifact = manifest.artifact(name)
     with tempfile.TemporaryFile(prefix="flightdeck-verify-") as spool:
-        h = hashlib.sha256()
-        size = 0
-        for chunk in storage.get(artifact.key):
-            spool.write(chunk)
-            h.update(chunk)
-            size += len(chunk)
-        _check(artifact, size, h.hexdigest())
+        fetch_artifact(storage, artifact, spool)
         spool.seek(0)
-        yield _decode(artifact, _file_chunks(spool), key)
+        yield decode_chunks(artifact, file_chunks(spool), key)
 
 
 def verify_backup(

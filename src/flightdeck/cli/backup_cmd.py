@@ -13,6 +13,7 @@ unreachable, dump or restore tool failed, storage error).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -43,6 +44,7 @@ from flightdeck.backups import (
 from flightdeck.backups.prune import prune_backups
 from flightdeck.backups.restore import RestorePhase, restore_backup
 from flightdeck.backups.restore_target import target_name
+from flightdeck.checks.base import Observation
 from flightdeck.cli.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -54,18 +56,32 @@ from flightdeck.cli.common import (
     fail,
     handle_errors,
     open_config,
+    open_store,
     print_json,
 )
+from flightdeck.cli.jobs import record_cli_run
 from flightdeck.cli.retention_view import render_plan
 from flightdeck.config import Config
 from flightdeck.config.backups import BackupConfig, LocalStorageConfig
 from flightdeck.config.base import pick
 from flightdeck.config.models import DatasourceConfig
 from flightdeck.datasources import DatabaseUrl
+from flightdeck.evidence import Evidence
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Backups: run, list, verify, prune, restore.", no_args_is_help=True)
+
+
+def _record(cfg: Config, name: str, service: str, obs: Observation, started: datetime) -> Evidence:
+    store = open_store(cfg)
+    try:
+        return record_cli_run(
+            cfg, store, kind="backup", name=name, service=service, observation=obs, started=started,
+            finished=datetime.now(UTC),
+        )  # fmt: skip
+    finally:
+        store.dispose()
 
 
 def _backup(cfg: Config, name: str) -> BackupConfig:
@@ -74,19 +90,43 @@ def _backup(cfg: Config, name: str) -> BackupConfig:
 
 @app.command("run")
 @handle_errors
-def run_cmd(name: str, config: ConfigOption = None, json_out: JsonOption = False) -> None:
-    """Dump, compress, encrypt and store one backup; the manifest is written last."""
+def run_cmd(
+    name: str,
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+    no_record: Annotated[bool, typer.Option("--no-record", help="Write no evidence record")] = False,
+) -> None:
+    """Dump, compress, encrypt and store one backup; the manifest is written last. The run (or its
+    failure) is recorded as evidence of kind ``backup``, for freshness checks and the cockpit."""
     loaded = open_config(config)
     cfg = _backup(loaded, name)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), DownloadColumn(), TransferSpeedColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=console, disable=json_out, transient=True) as bar:
-        task = bar.add_task(f"backup {name}", total=None)
-        result = run_backup(
-            name, cfg, loaded.datasources[cfg.datasource], progress=lambda n: bar.advance(task, n)
-        )
+    started = datetime.now(UTC)
+    try:
+        with Progress(
+            *columns, TimeElapsedColumn(), console=console, disable=json_out, transient=True
+        ) as bar:
+            task = bar.add_task(f"backup {name}", total=None)
+            result = run_backup(
+                name, cfg, loaded.datasources[cfg.datasource], progress=lambda n: bar.advance(task, n)
+            )
+    except (BackupError, KeyboardInterrupt) as exc:
+        if not no_record:
+            failed = Observation(failures=[str(exc) or "interrupted (Ctrl-C)"])
+            failed.summary = f"backup {name} failed: {failed.failures[0]}"
+            failed.detail = {"backup": name}
+            _record(loaded, name, cfg.service, failed, started)
+        raise
     obs = result.observation()
+    evidence = None if no_record else _record(loaded, name, cfg.service, obs, started)
     if json_out:
-        print_json({"manifest": result.manifest.model_dump(mode="json"), "summary": obs.summary})
+        print_json(
+            {
+                "manifest": result.manifest.model_dump(mode="json"),
+                "summary": obs.summary,
+                "evidence_id": evidence.id if evidence is not None else None,
+            }
+        )
         return
     console.print(f"[green]✓[/] {obs.summary}", highlight=False)
     console.print(f"  manifest {result.manifest_key}", highlight=False)

@@ -1,25 +1,22 @@
-"""``flightdeck gateway-drill``: a fault-injecting proxy between a service and its card gateway,
-payments driven through the service, then double charges and lost payments counted.
+"""``flightdeck drill run|list|report``: disaster-recovery drills.
 
-Exit codes: 0 no money went wrong; 1 double charges, lost payments, amount mismatches or payments
-left pending; 2 usage or configuration error; 3 the drill could not run.
+``drill run NAME`` restores the newest backup into a scratch database, verifies it, measures RTO and
+RPO, writes the DR report (Markdown, HTML, PDF) and records the drill as evidence under the
+``dr_drill`` check that names it (``SERVICE/dr_drill-NAME`` when none does). Exit codes: 0 the drill
+passed, 1 it failed (a step, a verification, or a target), 2 usage or configuration error, 3 flightdeck
+could not work.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from flightdeck.backups.drill import current_operator, drill_observation, run_drill
+from flightdeck.backups.drill_result import DRILL_DETAIL_KEY, DrillResult, StepStatus
 from flightdeck.cli.common import (
     EXIT_FAILED,
     ConfigOption,
@@ -32,155 +29,209 @@ from flightdeck.cli.common import (
 )
 from flightdeck.cli.jobs import record_cli_run
 from flightdeck.config.base import pick
-from flightdeck.payments.drill.demo import run_demo_gateway_drill
-from flightdeck.payments.drill.proxy import FaultKind
-from flightdeck.payments.drill.result import DrillResult
-from flightdeck.payments.drill.run import DrillProgress, ProgressCallback, run_gateway_drill
+from flightdeck.config.drills import DrillConfig
+from flightdeck.errors import NotFoundError
+from flightdeck.evidence import Artifact, Evidence
+from flightdeck.reports.dr_data import duration_text
+from flightdeck.store import get_evidence
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="Gateway fault drill: does the service charge each payment exactly once when the gateway "
-    "errs, resets, stalls or loses responses?",
-    no_args_is_help=True,
-)
+app = typer.Typer(help="Disaster-recovery drills: restore, verify, measure RTO/RPO.", no_args_is_help=True)
+
+_MARK = {StepStatus.PASSED: "[green]✓[/]", StepStatus.FAILED: "[red]✗[/]", StepStatus.SKIPPED: "[dim]–[/]"}
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
-    if not enabled:
-        yield None
-        return
-    columns = (
-        TextColumn("{task.description:<12}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
+def _print(result: DrillResult, evidence: Evidence | None, artifacts: list[Artifact]) -> None:
+    verdict = "[bold green]PASSED[/]" if result.passed else "[bold red]FAILED[/]"
+    console.print(f"{verdict} drill {result.drill} (backup {result.backup_id or '—'})", highlight=False)
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("Phase", "Seconds"):
+        table.add_column(column, justify="right" if column == "Seconds" else "left")
+    for phase, seconds in result.phases.items():
+        table.add_row(phase.value, f"{seconds:.2f}")
+    console.print(table)
+    console.print(
+        f"  RTO {duration_text(result.rto_seconds)} (target {duration_text(result.rto_target_seconds)})"
+        + (
+            f"   RPO {duration_text(result.rpo_seconds)}"
+            + (f" (target {duration_text(result.rpo_target_seconds)})" if result.rpo_target_seconds else "")
+            if result.rpo_column
+            else ""
+        ),
+        highlight=False,
     )
-    with Progress(*columns, console=console, transient=True) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def update(p: DrillProgress) -> None:
-            if p.phase.value not in tasks:
-                tasks[p.phase.value] = bar.add_task(p.phase.value, total=p.total)
-            bar.update(tasks[p.phase.value], completed=p.done, total=p.total)
-
-        yield update
-
-
-def _report(result: DrillResult, json_out: bool) -> None:
-    obs = result.observation()
-    if json_out:
-        print_json(
-            {
-                "verdict": "pass" if result.passed else "fail",
-                "summary": obs.summary,
-                "failures": obs.failures,
-                "measurements": {m.name: m.value for m in obs.measurements},
-                "detail": obs.detail,
-            }
-        )
-        return
-    injected = result.faults.injected
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    for label, value in result.labels.items():
-        grid.add_row(label, value)
-    grid.add_row(
-        "payments",
-        f"{result.payments_created} driven: {result.succeeded} succeeded, {result.failed} failed, "
-        f"{result.pending} pending",
-    )
-    grid.add_row(
-        "faults",
-        f"{result.faults.requests} gateway requests: {injected[FaultKind.ERROR]} errors, "
-        f"{injected[FaultKind.RESET]} resets, {injected[FaultKind.LOST_RESPONSE]} lost responses",
-    )
-    grid.add_row("charges", f"{result.reconciliation.charges} at the gateway")
-    style = "red" if result.double_charges else "green"
-    grid.add_row("double charges", f"[{style}]{result.double_charges}[/]")
-    style = "red" if result.lost_payments else "green"
-    grid.add_row("lost payments", f"[{style}]{result.lost_payments}[/]")
-    console.print(grid, highlight=False)
-    for line in obs.failures:
-        console.print(f"  [red]✗[/] {line}", highlight=False, soft_wrap=True)
-    verdict = "[bold green]PASS[/]" if result.passed else "[bold red]FAIL[/]"
-    console.print(f"{verdict} {obs.summary} ({result.duration_s:.1f} s)", highlight=False)
+    for v in result.verifications:
+        if v.status is not StepStatus.PASSED:
+            console.print(
+                f"  {_MARK[v.status]} {v.kind.value} {v.name}: {v.message or v.actual}", highlight=False
+            )
+    passed = sum(1 for v in result.verifications if v.status is StepStatus.PASSED)
+    console.print(f"  {passed}/{len(result.verifications)} verifications passed", highlight=False)
+    for line in result.failures:
+        console.print(f"[red]✗ {line}[/]", highlight=False)
+    for a in artifacts:
+        console.print(f"  report {a.uri.removeprefix('file://')}", highlight=False)
+    if evidence is not None:
+        console.print(f"  evidence #{evidence.id} ({evidence.subject})", highlight=False)
 
 
 @app.command("run")
 @handle_errors
-def run_command(
-    name: Annotated[str, typer.Argument(help="A drill under payments.gateway_drills")],
+def run_cmd(
+    name: Annotated[str, typer.Argument(help="drills.NAME")],
     config: ConfigOption = None,
     json_out: JsonOption = False,
+    backup_id: Annotated[
+        str | None, typer.Option("--backup", help="Drill this backup id, not the newest")
+    ] = None,
+    keep_scratch: Annotated[
+        bool, typer.Option("--keep-scratch", help="Leave the scratch database for inspection")
+    ] = False,
+    no_record: Annotated[bool, typer.Option("--no-record", help="Write no evidence record")] = False,
 ) -> None:
-    """Run a configured drill: the proxy listens where the service expects its gateway."""
+    """Restore the newest backup into a scratch database, verify it, measure RTO/RPO. Exit 1 if it fails."""
+    from flightdeck.reports.dr import write_dr_report
+    from flightdeck.reports.dr_data import load_drill_history
+
     cfg = open_config(config)
-    drills = cfg.payments.gateway_drills
-    pick(drills, name, "gateway drill", "payments.gateway_drills")
-    started = datetime.now(UTC)
-    with _progress(not json_out) as progress:
-        result = asyncio.run(run_gateway_drill(drills[name], name, progress))
-    store = open_store(cfg)
+    drill = pick(cfg.drills, name, "drill", "drills")
+    service = cfg.backups[drill.backup].service
+    with console.status(f"drill {name}", spinner="dots") as status:
+
+        def progress(step: str, done: StepStatus | None) -> None:
+            if json_out:
+                return
+            if done is None:
+                status.update(f"drill {name}: {step}…")
+            else:
+                console.print(f"  {_MARK[done]} {step}", highlight=False)
+
+        result = run_drill(
+            cfg,
+            name,
+            backup_id=backup_id,
+            operator=current_operator(),
+            trigger="manual",
+            keep_scratch=keep_scratch or None,
+            progress=None if json_out else progress,
+        )
+    store = None if no_record else open_store(cfg)
     try:
-        evidence = record_cli_run(
-            cfg, store, kind="gateway_drill", name=name, service=drills[name].service,
-            observation=result.observation(), started=started, finished=datetime.now(UTC),
-        )  # fmt: skip
+        history = [r for _, r in load_drill_history(store, name)] if store is not None else []
+        artifacts = write_dr_report(result, history, drill.reports_dir)
+        obs = drill_observation(result, artifacts)
+        evidence = None
+        if store is not None:
+            evidence = record_cli_run(
+                cfg, store, kind="dr_drill", field="drill", name=name, service=service,
+                observation=obs, started=result.started_at, finished=result.finished_at,
+            )  # fmt: skip
+    finally:
+        if store is not None:
+            store.dispose()
+    if json_out:
+        print_json(
+            {
+                "drill": result.model_dump(mode="json"),
+                "evidence_id": evidence.id if evidence is not None else None,
+                "reports": [a.model_dump(mode="json") for a in artifacts],
+            }
+        )
+    else:
+        _print(result, evidence, artifacts)
+    if not result.passed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("list")
+@handle_errors
+def list_cmd(config: ConfigOption = None, json_out: JsonOption = False) -> None:
+    """Configured drills with their targets and the last drill's outcome."""
+    from flightdeck.reports.dr_data import load_drill_history
+
+    cfg = open_config(config)
+    store = open_store(cfg)
+    rows: list[tuple[str, DrillConfig, tuple[int, DrillResult] | None]] = []
+    try:
+        for name, drill in sorted(cfg.drills.items()):
+            latest = load_drill_history(store, name, limit=1)
+            rows.append((name, drill, latest[0] if latest else None))
     finally:
         store.dispose()
-    _report(result, json_out)
-    if not json_out:
-        console.print(f"evidence {evidence.id}: {evidence.subject} {evidence.verdict}", style="dim")
-    if not result.passed:
-        raise typer.Exit(EXIT_FAILED)
-
-
-@app.command("demo")
-@handle_errors
-def demo_command(
-    broken_retry: Annotated[
-        bool,
-        typer.Option("--broken-retry", help="Run the service with the retry bug (a new key per retry)"),
-    ] = False,
-    payments: Annotated[int, typer.Option("--payments", min=1, max=10_000, help="Payments to drive")] = 40,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256, help="At once")] = 8,
-    lost_response_rate: Annotated[
-        float, typer.Option("--lost-response-rate", min=0, max=1, help="Responses the proxy loses")
-    ] = 0.25,
-    error_rate: Annotated[float, typer.Option("--error-rate", min=0, max=1, help="Answered 502/503")] = 0.1,
-    reset_rate: Annotated[float, typer.Option("--reset-rate", min=0, max=1, help="Connections reset")] = 0.1,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the faults and amounts")] = 7,
-    directory: Annotated[
-        Path | None, typer.Option("--dir", help="Folder for the drill's databases (default: a temporary one)")
-    ] = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Start the demo service, a fake card gateway and the fault proxy, drive payments, reconcile.
-
-    With correct retry logic it finds no double charge however many responses are lost; with
-    --broken-retry it names the payments that were charged twice. Exit 1 when money went wrong.
-    """
-    # The service logs every payment whose outcome stayed unknown: expected here, and noisy.
-    logging.getLogger("flightdeck.demo.service").setLevel(logging.ERROR)
-    retry = "broken" if broken_retry else "correct"
-    with tempfile.TemporaryDirectory(prefix="flightdeck-drill-") as tmp, _progress(not json_out) as progress:
-        folder = directory or Path(tmp)
-        result = asyncio.run(
-            run_demo_gateway_drill(
-                folder,
-                retry=retry,
-                payments=payments,
-                seed=seed,
-                concurrency=concurrency,
-                error_rate=error_rate,
-                reset_rate=reset_rate,
-                lost_response_rate=lost_response_rate,
-                progress=progress,
-            )
+    if json_out:
+        print_json(
+            [
+                {
+                    "drill": name,
+                    "backup": drill.backup,
+                    "rto_target_seconds": drill.rto_target,
+                    "rpo_target_seconds": drill.rpo_target,
+                    "last": None
+                    if last is None
+                    else {"evidence_id": last[0], **last[1].model_dump(mode="json")},
+                }
+                for name, drill, last in rows
+            ]
         )
-    _report(result, json_out)
-    if not result.passed:
-        raise typer.Exit(EXIT_FAILED)
+        return
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("Drill", "Backup", "RTO target", "Last drill", "Result", "RTO", "RPO"):
+        table.add_column(column)
+    for name, drill, last in rows:
+        if last is None:
+            table.add_row(name, drill.backup, duration_text(drill.rto_target), "never", "—", "—", "—")
+            continue
+        r = last[1]
+        outcome = "[green]passed[/]" if r.passed else "[red]failed[/]"
+        table.add_row(
+            name, drill.backup, duration_text(drill.rto_target), f"{r.started_at:%Y-%m-%d %H:%M} UTC",
+            outcome, duration_text(r.rto_seconds), duration_text(r.rpo_seconds),
+        )  # fmt: skip
+    console.print(table)
+    if not rows:
+        console.print("no drills configured (see docs/backups/drills.md)")
+
+
+@app.command("report")
+@handle_errors
+def report_cmd(
+    name: Annotated[str, typer.Argument(help="drills.NAME")],
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+    evidence_id: Annotated[
+        int | None, typer.Option("--evidence", help="The drill's evidence id (default: the newest drill)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder (default: the drill's reports_dir)")
+    ] = None,
+) -> None:
+    """Write the DR report of a recorded drill again (Markdown, HTML, PDF), with the history up to it."""
+    from flightdeck.reports.dr import write_dr_report
+    from flightdeck.reports.dr_data import load_drill_history
+
+    cfg = open_config(config)
+    drill = pick(cfg.drills, name, "drill", "drills")
+    store = open_store(cfg)
+    try:
+        if evidence_id is None:
+            history = load_drill_history(store, name)
+            if not history:
+                raise NotFoundError(f"no drill {name!r} has been recorded yet (flightdeck drill run {name})")
+            evidence_id, result = history[0]
+        else:
+            with store.engine.connect() as conn:
+                record = get_evidence(conn, evidence_id)
+            raw = record.detail.get(DRILL_DETAIL_KEY)
+            if record.kind != "dr_drill" or not isinstance(raw, dict) or raw.get("drill") != name:
+                raise NotFoundError(f"evidence {evidence_id} is not a record of drill {name!r}")
+            result = DrillResult.model_validate(raw)
+        older = [r for _, r in load_drill_history(store, name, before_id=evidence_id)]
+    finally:
+        store.dispose()
+    artifacts = write_dr_report(result, older, out or drill.reports_dir)
+    if json_out:
+        print_json({"evidence_id": evidence_id, "reports": [a.model_dump(mode="json") for a in artifacts]})
+        return
+    for a in artifacts:
+        console.print(f"{a.uri.removeprefix('file://')}", highlight=False)

@@ -25,9 +25,11 @@ def record_cli_run(
     observation: Observation,
     started: datetime,
     finished: datetime,
+    field: str | None = None,
 ) -> Evidence:
-    """Evidence of one run of job ``name`` of ``kind`` (the check field naming it is the kind)."""
-    job = prepare_job(cfg, store, kind=kind, field=kind, name=name, service=service)
+    """Evidence of one run of job ``name`` of ``kind``; ``field`` is the check field naming the job
+    (default: the kind's own name, as in ``{kind: wallets, wallets: main}``)."""
+    job = prepare_job(cfg, store, kind=kind, field=field or kind, name=name, service=service)
     try:
         return record_observation(cfg, store, job, observation, started, finished)
     finally:

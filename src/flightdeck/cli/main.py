@@ -16,6 +16,8 @@ from flightdeck.cli import (
     demo_cmd,
     drill_cmd,
     evidence_cmd,
+    experiment_cmd,
+    gateway_drill_cmd,
     ledger_cmd,
     recon_cmd,
     serve_cmd,
@@ -37,15 +39,17 @@ app.add_typer(check_cmd.app, name="check")
 app.add_typer(evidence_cmd.app, name="evidence")
 app.command("serve")(serve_cmd.serve_command)
 app.add_typer(demo_cmd.app, name="demo")
-app.add_typer(drill_cmd.app, name="gateway-drill")
+app.add_typer(gateway_drill_cmd.app, name="gateway-drill")
 app.add_typer(recon_cmd.app, name="recon")
 app.add_typer(backup_cmd.app, name="backup")
 app.command("restore")(backup_cmd.restore_cmd)
+app.add_typer(drill_cmd.app, name="drill")
 app.add_typer(user_cmd.app, name="user")
 app.add_typer(token_cmd.app, name="token")
 app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(wallets_cmd.wallets_app, name="wallets")
 app.add_typer(wallets_cmd.settlements_app, name="settlements")
+app.add_typer(experiment_cmd.app, name="experiment")
 
 
 def _version(value: bool) -> None:

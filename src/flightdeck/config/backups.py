@@ -135,3 +135,8 @@ class BackupConfig(ConfigModel):
     tables_to_count: list[str] | None = Field(
         None, description="tables whose rows are counted in the dump's snapshot; default: all tables"
     )
+    hash_tables: list[str] = Field(
+        default_factory=list,
+        description="tables whose rows are hashed in key order in the dump's snapshot, for a DR drill "
+        "to compare row by row (PostgreSQL: schema.table, default schema public)",
+    )

@@ -22,7 +22,10 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from flightdeck.config.check_spec import known_kinds, spec_for_kind
+from flightdeck.config.drills import DrillConfig
+from flightdeck.config.experiments import UNION_TAGS, experiment_issues
 from flightdeck.config.models import Config
+from flightdeck.datasources import DatabaseUrl, Dialect
 from flightdeck.errors import ConfigError, ConfigIssue
 
 __all__ = ["load_config", "load_config_text"]
@@ -179,7 +182,7 @@ def _unwrap(annotation: Any) -> Any:
 
 def _add_errors(reader: _Reader, exc: ValidationError, model: type[BaseModel], prefix: Loc) -> None:
     for err in exc.errors():
-        loc: Loc = tuple(p for p in err["loc"] if p != "[key]")
+        loc: Loc = tuple(p for p in err["loc"] if p != "[key]" and p not in UNION_TAGS)
         fields = _fields_at(model, loc[:-1]) if err["type"] == "extra_forbidden" else None
         reader.issue((*prefix, *loc), _message(err, fields))
 
@@ -290,6 +293,62 @@ def _backup_references(reader: _Reader, config: Config) -> None:
                 ("backups", name, "datasource"),
                 f"no datasource named {backup.datasource!r} (declared: {known})",
             )
+    for name, drill in config.drills.items():
+        _drill_references(reader, config, name, drill)
+    refs: dict[str, tuple[str, Mapping[str, object]]] = {
+        "backup": ("backup", config.backups),
+        "backup_freshness": ("backup", config.backups),
+        "dr_drill": ("drill", config.drills),
+        "drill_recency": ("drill", config.drills),
+    }
+    for svc_name, service in config.services.items():
+        for i, check in enumerate(service.checks):
+            if check.kind not in refs:
+                continue
+            field, section = refs[check.kind]
+            ref = getattr(check, field, None)
+            if isinstance(ref, str) and ref not in section:
+                known = ", ".join(sorted(section)) or "none declared"
+                reader.issue(
+                    ("services", svc_name, "checks", i, field),
+                    f"no {field}s entry named {ref!r} (declared: {known})",
+                )
+
+
+def _drill_references(reader: _Reader, config: Config, name: str, drill: DrillConfig) -> None:
+    loc = ("drills", name)
+    backup = config.backups.get(drill.backup)
+    if backup is None:
+        known = ", ".join(sorted(config.backups)) or "none declared"
+        reader.issue((*loc, "backup"), f"no backup named {drill.backup!r} (declared: {known})")
+        return
+    source = config.datasources.get(backup.datasource)
+    if source is None:
+        return  # reported under backups
+    try:
+        dialect = DatabaseUrl.parse(source.url).dialect
+    except ValueError:
+        return  # reported under datasources
+    if dialect is Dialect.SQLITE:
+        if drill.scratch is not None and "://" in drill.scratch.reveal():
+            reader.issue((*loc, "scratch"), "for a SQLite backup, scratch is a directory, not a URL")
+        return
+    if drill.scratch is None:
+        reader.issue(
+            (*loc, "scratch"),
+            f"a {dialect.value} drill needs scratch: a URL on the server to create its scratch database on",
+        )
+        return
+    try:
+        scratch = DatabaseUrl.parse(drill.scratch)
+    except ValueError as exc:
+        reader.issue((*loc, "scratch"), str(exc))
+        return
+    if scratch.dialect is not dialect:
+        reader.issue(
+            (*loc, "scratch"),
+            f"the backup is of a {dialect.value} database; scratch is a {scratch.dialect.value} URL",
+        )
 
 
 def load_config_text(
@@ -325,6 +384,8 @@ def load_config_text(
         _cross_references(reader, config)
         _payments_references(reader, config)
         _backup_references(reader, config)
+        for loc, message in experiment_issues(config):
+            reader.issue(loc, message)
     if reader.issues or config is None:
         raise ConfigError(reader.issues)
     config._source = Path(file) if file != "<config>" else None

@@ -13,6 +13,8 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from flightdeck.config.backups import BackupConfig
 from flightdeck.config.base import ConfigModel, collect_secrets
 from flightdeck.config.check_spec import CatchUp, CheckSpec
+from flightdeck.config.drills import DrillConfig
+from flightdeck.config.experiments import ExperimentConfig
 from flightdeck.config.payments import PaymentsConfig
 from flightdeck.config.types import Duration, Name, RelPath
 from flightdeck.secret import Secret
@@ -147,6 +149,8 @@ class Config(ConfigModel):
     services: dict[Name, ServiceConfig] = Field(default_factory=dict)
     payments: PaymentsConfig = Field(default_factory=PaymentsConfig)
     backups: dict[Name, BackupConfig] = Field(default_factory=dict)
+    experiments: dict[Name, ExperimentConfig] = Field(default_factory=dict)
+    drills: dict[Name, DrillConfig] = Field(default_factory=dict)
 
     _source: Path | None = PrivateAttr(default=None)
     _extra_secrets: frozenset[str] = PrivateAttr(default=frozenset())

@@ -13,9 +13,11 @@
     ├── service.pid            the running service's pid
     ├── service.log            the service's output
     ├── ledger-signing.key     Ed25519 key signing the ledger's checkpoints (.pub next to it)
+    ├── backup.key             the backups' AES-256 key (64 hex digits), mode 0600
+    ├── backups/               encrypted backups of payments.db (manifest.json written last)
     ├── checkpoints/           the ledger's signed checkpoints, exported outside the database
     ├── statements/            the gateway statements the demo writes (one per day)
-    └── reports/               reconciliation reports (Markdown, HTML, PDF, CSV)
+    └── reports/               reconciliation and DR drill reports (Markdown, HTML, PDF, CSV)
 """
 
 from __future__ import annotations
@@ -182,6 +184,10 @@ class Estate:
         return self.dir / "ledger-signing.key"
 
     @property
+    def backup_key_file(self) -> Path:
+        return self.dir / "backup.key"
+
+    @property
     def statements_dir(self) -> Path:
         return self.dir / "statements"
 
@@ -256,6 +262,8 @@ class Estate:
         ports = DemoPorts(service_http=chosen[0], service_https=chosen[1], cockpit=chosen[2])
         certs = ensure_certificates(self.certs_dir)
         read_or_create_secret(self.token_file, 24)
+        if not self.backup_key_file.exists():
+            _write_secret(self.backup_key_file, secrets.token_hex(32))
         if not self.signing_key_file.exists():
             from flightdeck.payments.ledger import generate_keypair
 

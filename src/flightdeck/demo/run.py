@@ -87,7 +87,8 @@ async def _traffic(estate: Estate, state: EstateState, rate: float, stop: asynci
 async def _payments_round(
     estate: Estate, config: Config, store: Store, delay: float, say: Callable[[str], None] | None
 ) -> None:
-    # Once the traffic has made some payments: today's statement, its reconciliation, two drills.
+    # Once the traffic has made some payments: today's statement, its reconciliation, two gateway
+    # drills; then a backup and a DR drill.
     from flightdeck.demo.payments_jobs import run_payments_round
 
     await asyncio.sleep(delay)
@@ -97,6 +98,15 @@ async def _payments_round(
         log.warning("the demo's payment-integrity round failed: %s", exc)
         if say is not None:
             say(f"payment-integrity round failed: {exc}")
+    # Then a backup of the payments database and one DR drill on it.
+    from flightdeck.demo.backup_jobs import run_backup_round
+
+    try:
+        await run_backup_round(config, store, say)
+    except FlightdeckError as exc:
+        log.warning("the demo's backup round failed: %s", exc)
+        if say is not None:
+            say(f"backup round failed: {exc}")
 
 
 async def _reap(estate: Estate) -> None:

@@ -17,15 +17,10 @@ run the files are identical except for the generation time. The returned artifac
 from __future__ import annotations
 
 import csv
-import enum
-import hashlib
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from flightdeck.config.payments import ReconConfig
@@ -33,6 +28,7 @@ from flightdeck.evidence import Artifact
 from flightdeck.payments.recon_store import RunRow
 from flightdeck.payments.records import Category
 from flightdeck.reports.charts import Bar, BarRow, BarTone, bar_chart
+from flightdeck.reports.common import ReportFormat, render_pdf, template_environment, write_report_file
 from flightdeck.reports.recon_data import (
     CategoryLine,
     ReconReport,
@@ -80,67 +76,12 @@ CSV_COLUMNS = (
 )
 
 
-class ReportFormat(enum.StrEnum):
-    MARKDOWN = "md"
-    HTML = "html"
-    PDF = "pdf"
-    CSV = "csv"
-
-    @property
-    def media_type(self) -> str:
-        return {
-            "md": "text/markdown; charset=utf-8",
-            "html": "text/html; charset=utf-8",
-            "pdf": "application/pdf",
-            "csv": "text/csv; charset=utf-8",
-        }[self.value]
-
-    @property
-    def suffix(self) -> str:
-        return "-exceptions.csv" if self is ReportFormat.CSV else f".{self.value}"
-
-
 def report_path(out_dir: Path, run: RunRow, fmt: ReportFormat) -> Path:
     """Where the ``fmt`` file of ``run`` goes in ``out_dir`` (the name is built, never taken from input)."""
     return out_dir / f"{report_basename(run)}{fmt.suffix}"
 
 
-_MD_SPECIAL = str.maketrans(
-    {
-        "\\": "\\\\",
-        "|": "\\|",
-        "*": "\\*",
-        "_": "\\_",
-        "`": "\\`",
-        "[": "\\[",
-        "]": "\\]",
-        "<": "&lt;",
-        ">": "&gt;",
-        "\r": " ",
-        "\n": " ",
-    }
-)
-
-
-def _md(value: object) -> str:
-    """Text safe in a Markdown table cell: nothing in it formats, links, or breaks the table."""
-    return str(value).translate(_MD_SPECIAL)
-
-
-def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("flightdeck.reports", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True, default=False),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["md"] = _md
-    env.filters["iso"] = lambda d: d.strftime("%Y-%m-%d %H:%M:%S UTC") if d is not None else "—"
-    return env
-
-
-_ENV = _environment()
+_ENV = template_environment()
 
 
 def category_chart(lines: Sequence[CategoryLine], label: str, *, narrow: bool = False) -> Markup:
@@ -203,18 +144,6 @@ def render_html(report: ReconReport) -> str:
     return _ENV.get_template("recon.html").render(_context(report))
 
 
-def render_pdf(html: str) -> bytes:
-    """The HTML report as a PDF (A4); WeasyPrint lays it out, nothing is fetched from anywhere."""
-    from weasyprint import HTML  # imported here: it loads pango, which only reports need
-
-    def refuse(url: str) -> dict[str, object]:
-        raise ValueError(f"the report refers to {url!r}; reports fetch nothing")
-
-    pdf = HTML(string=html, url_fetcher=refuse).write_pdf()
-    assert isinstance(pdf, bytes)
-    return pdf
-
-
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -255,25 +184,6 @@ def exceptions_csv(report: ReconReport) -> str:
     return out.getvalue()
 
 
-def _write(path: Path, data: bytes, fmt: ReportFormat) -> Artifact:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    resolved = path.resolve()
-    return Artifact(
-        name=path.name,
-        uri=resolved.as_uri(),
-        media_type=fmt.media_type,
-        size_bytes=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
-
-
 def write_recon_report(
     store: Store,
     run_id: int,
@@ -294,4 +204,6 @@ def write_recon_report(
         ReportFormat.PDF: render_pdf(html),
         ReportFormat.CSV: exceptions_csv(report).encode("utf-8-sig"),  # BOM: Excel reads it as UTF-8
     }
-    return [_write(report_path(out_dir, report.run, fmt), data, fmt) for fmt, data in contents.items()]
+    return [
+        write_report_file(report_path(out_dir, report.run, fmt), data, fmt) for fmt, data in contents.items()
+    ]

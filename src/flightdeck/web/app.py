@@ -33,7 +33,7 @@ from flightdeck.engine.runner import prepare_checks
 from flightdeck.engine.scheduler import Scheduler
 from flightdeck.errors import AuthenticationError, NotFoundError, PermissionDeniedError, StoreError
 from flightdeck.store import Store, sync_checks
-from flightdeck.web import account, api, cockpit, ops, payments, payments_api
+from flightdeck.web import account, api, backups, backups_api, cockpit, ops, payments, payments_api
 from flightdeck.web.context import WebContext
 from flightdeck.web.middleware import HttpMetrics, MetricsMiddleware, SecurityHeadersMiddleware
 from flightdeck.web.pages import STATIC_DIR, make_templates, render_error, render_login
@@ -147,6 +147,8 @@ def create_app(
     app.include_router(cockpit.router)
     app.include_router(payments_api.router)
     app.include_router(payments.router)
+    app.include_router(backups_api.router)
+    app.include_router(backups.router)
     _install_error_handlers(app)
     return app
 

@@ -12,9 +12,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from flightdeck.backups.manifest import EngineKind
+from flightdeck.backups.manifest import EngineKind, TableHash
 from flightdeck.config.backups import BackupConfig
 from flightdeck.datasources import DatabaseUrl, Dialect
 
@@ -31,6 +31,8 @@ class DumpInfo:
     suffix: str
     consistent_point: dict[str, str] = field(default_factory=dict)
     table_counts: dict[str, int] = field(default_factory=dict)
+    schema_objects: dict[str, list[str]] | None = None
+    table_hashes: dict[str, TableHash] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,6 +56,14 @@ class Engine(ABC):
     @abstractmethod
     def dump(self) -> AbstractContextManager[Dump]:
         """Open the snapshot, count rows, start the dump; leaving the context releases everything."""
+
+    def describe_snapshot(self, conn: Any, info: DumpInfo) -> None:
+        """Record the schema objects and the declared tables' row hashes, read through ``conn``
+        (which must be inside the dump's snapshot)."""
+        from flightdeck.backups.inspect import hash_tables, schema_objects
+
+        info.schema_objects = schema_objects(conn, self.dialect)
+        info.table_hashes = hash_tables(conn, self.dialect, self.config.hash_tables)
 
     def wanted(self, table: str) -> bool:
         only = self.config.tables_to_count

@@ -82,8 +82,9 @@ class MysqlEngine(Engine):
         except pymysql.err.MySQLError as exc:
             raise BackupError(f"{url.where}: {url.clean(str(exc))}") from None
 
-    def _snapshot(self) -> tuple[str, dict[str, str], dict[str, int], bool]:
-        """Server version, counting snapshot's binlog point, row counts, whether the binlog is on."""
+    def _snapshot(self, info: DumpInfo) -> tuple[str, bool]:
+        """Server version and whether the binlog is on; fills ``info`` with the counting snapshot's
+        binlog point, the row counts, the schema objects and the declared tables' row hashes."""
         conn = self._connect()
         try:
             with conn.cursor() as cur:
@@ -113,12 +114,15 @@ class MysqlEngine(Engine):
                     if self.wanted(table):
                         cur.execute(f"SELECT COUNT(*) FROM `{table.replace('`', '``')}`")  # noqa: S608 - quoted name
                         counts[table] = int(cur.fetchone()[0])
+                info.consistent_point.update(point)
+                info.table_counts = counts
+                self.describe_snapshot(conn, info)
                 conn.rollback()
         except pymysql.err.MySQLError as exc:
             raise BackupError(f"{self.url.where}: {self.url.clean(str(exc))}") from None
         finally:
             conn.close()
-        return version, point, counts, binlog_on
+        return version, binlog_on
 
     @contextmanager
     def dump(self) -> Iterator[Dump]:
@@ -126,8 +130,8 @@ class MysqlEngine(Engine):
             raise BackupError("a MySQL/MariaDB backup needs a database name in the datasource URL")
         versions = self.tool_versions()
         tool = next(iter(versions))
-        server, point, counts, binlog_on = self._snapshot()
-        versions["server"] = server
+        info = DumpInfo(versions, "sql", "sql")
+        versions["server"], binlog_on = self._snapshot(info)
         argv = [
             tool,
             *conn_args(self.url),
@@ -143,7 +147,6 @@ class MysqlEngine(Engine):
             argv.append("--master-data=2")
         argv.append(self.url.database)
         env = {"MYSQL_PWD": self.url.password.reveal()} if self.url.password else {}
-        info = DumpInfo(versions, "sql", "sql", point, counts)
         yield Dump(info, self._scan(stream_command(argv, env, self.url), info, binlog_on))
 
     @staticmethod

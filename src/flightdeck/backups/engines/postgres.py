@@ -136,19 +136,26 @@ class PostgresEngine(Engine):
                 row = conn.execute(_POINT).fetchone()
                 assert row is not None
                 snapshot, standby, lsn, server_version = row
-                counts = self._count(conn)
+                point = {
+                    "lsn": str(lsn),
+                    "lsn_source": "replay" if standby else "current",
+                    "snapshot": snapshot,
+                }
+                versions["server"] = f"PostgreSQL {server_version}"
+                opts = self.config.postgres
+                if opts.format is PgFormat.CUSTOM:
+                    info = DumpInfo(versions, "pg_dump custom archive", "dump", point)
+                else:
+                    info = DumpInfo(versions, "tar of a pg_dump directory archive", "tar", point)
+                info.table_counts = self._count(conn)
+                self.describe_snapshot(conn, info)
             except psycopg.Error as exc:
                 raise BackupError(f"{self.url.where}: {self.url.clean(str(exc).strip())}") from None
-            versions["server"] = f"PostgreSQL {server_version}"
-            point = {"lsn": str(lsn), "lsn_source": "replay" if standby else "current", "snapshot": snapshot}
-            opts = self.config.postgres
             base = ["pg_dump", *conn_args(self.url), f"--snapshot={snapshot}", "--compress=0"]
             env = tool_env(self.url)
             if opts.format is PgFormat.CUSTOM:
-                info = DumpInfo(versions, "pg_dump custom archive", "dump", point, counts)
                 yield Dump(info, stream_command([*base, "--format=custom"], env, self.url))
             else:
-                info = DumpInfo(versions, "tar of a pg_dump directory archive", "tar", point, counts)
                 yield Dump(info, self._directory(base, env, opts.jobs))
         finally:
             conn.close()  # ends the transaction and with it the exported snapshot

@@ -73,6 +73,11 @@ class SqliteEngine(Engine):
             info = DumpInfo(
                 self.tool_versions(), "sqlite database file", "sqlite", {"pages": str(pages)}, counts
             )
+            try:
+                with closing(sqlite3.connect(copy)) as conn:
+                    self.describe_snapshot(conn, info)
+            except sqlite3.Error as exc:
+                raise BackupError(f"{self.url.where}: {exc}") from None
             yield Dump(info, _read(copy))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

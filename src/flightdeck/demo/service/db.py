@@ -2,6 +2,11 @@
 
 Writers take the database lock up front (``BEGIN IMMEDIATE``) so that two concurrent transactions
 never deadlock upgrading a read lock; ``busy_timeout`` makes the second one wait its turn.
+
+SQLite has no server to stop, so an outage is simulated where the service meets its database: while
+:meth:`Database.go_down` is in force, lending a connection and every statement on a connection already
+lent raise :class:`DatabaseUnavailable` (answered as 503 ``database_unavailable``), and readiness
+reports the database failing — what a lost connection to a database server looks like to the service.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 import aiosqlite
 
+from flightdeck.demo.service.errors import ServiceError
 from flightdeck.demo.service.metrics import ServiceMetrics
 from flightdeck.demo.service.schema import SCHEMA, SCHEMA_VERSION
 
@@ -25,18 +31,26 @@ Row = sqlite3.Row
 Params = Sequence[Any]
 
 
-class DatabaseUnavailable(Exception):
-    """The database file cannot be opened or queried."""
+class DatabaseUnavailable(ServiceError):
+    """The database file cannot be opened or queried, or the connection to it is lost."""
+
+    status = 503
+    code = "database_unavailable"
 
 
 class Conn:
     """One pooled connection; each statement is timed under an ``operation`` label."""
 
-    def __init__(self, raw: aiosqlite.Connection, metrics: ServiceMetrics) -> None:
+    def __init__(
+        self, raw: aiosqlite.Connection, metrics: ServiceMetrics, db: Database | None = None
+    ) -> None:
         self._raw = raw
         self._metrics = metrics
+        self._db = db
 
     async def _run(self, operation: str, sql: str, params: Params) -> aiosqlite.Cursor:
+        if self._db is not None:
+            self._db.check_up()
         t0 = time.perf_counter()
         try:
             return await self._raw.execute(sql, params)
@@ -82,6 +96,8 @@ class Conn:
         await self._raw.execute("ROLLBACK")
 
     async def many(self, operation: str, sql: str, rows: Iterable[Params]) -> None:
+        if self._db is not None:
+            self._db.check_up()
         t0 = time.perf_counter()
         try:
             await self._raw.executemany(sql, rows)
@@ -99,6 +115,7 @@ class Database:
         self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all: list[aiosqlite.Connection] = []
         self._in_use = 0
+        self._down_reason: str | None = None
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,13 +145,34 @@ class Database:
     def in_use(self) -> int:
         return self._in_use
 
+    @property
+    def down(self) -> bool:
+        return self._down_reason is not None
+
+    def go_down(self, reason: str) -> None:
+        """From now on every database operation fails as over a lost connection, until :meth:`come_back`."""
+        self._down_reason = reason
+
+    def come_back(self) -> None:
+        self._down_reason = None
+
+    def check_up(self) -> None:
+        if self._down_reason is not None:
+            raise DatabaseUnavailable(f"lost the connection to the database ({self._down_reason})")
+
+    def probe(self) -> float:
+        """:func:`probe_database` on this database's file, failing while the database is down."""
+        self.check_up()
+        return probe_database(self.path)
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
+        self.check_up()
         raw = await self._idle.get()
         self._in_use += 1
         self._metrics.db_pool_in_use.set(self._in_use)
         try:
-            yield Conn(raw, self._metrics)
+            yield Conn(raw, self._metrics, self)
         finally:
             self._in_use -= 1
             self._metrics.db_pool_in_use.set(self._in_use)

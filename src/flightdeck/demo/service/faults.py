@@ -10,11 +10,16 @@ drift     on activation, one wallet's balance changes without a         resets d
           ledger entry                                                  their ledger balance
 stuck     the gateway loses the newest pending payment (or the next     fails lost payments with
           one): it stays pending forever                                ``gateway_timeout``
+database  the database is down: every database operation fails as over  the database answers again
+          a lost connection, so ``/ready`` answers 503 (database
+          failing) and API calls answer 503 ``database_unavailable``
 ========  ============================================================  =============================
 
 A fault switched on by hand stays on until switched off (or its ``duration_s`` ends); chaos only
-ever switches off what chaos switched on. (The card gateway client's broken retry switch is not a
-fault here but ``POST /admin/gateway``: it is a bug for a gateway drill to find, not an outage.)
+ever switches off what chaos switched on, and never takes the database down (that outage is for
+experiments: ``flightdeck experiment run database-outage``). (The card gateway client's broken
+retry switch is not a fault here but ``POST /admin/gateway``: it is a bug for a gateway drill to
+find, not an outage.)
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class FaultName(enum.StrEnum):
     ERRORS = "errors"
     DRIFT = "drift"
     STUCK = "stuck"
+    DATABASE = "database"
 
 
 class FaultOrigin(enum.StrEnum):
@@ -136,6 +142,9 @@ class FaultBoard:
                     note = "the next payment will be lost by the gateway"
                 else:
                     note = f"payment {lost} was lost by the gateway"
+            elif name is FaultName.DATABASE:
+                self.db.go_down("injected fault: database")
+                note = "the database is down"
             st.active = True
             st.origin = origin
             st.since = now
@@ -161,6 +170,9 @@ class FaultBoard:
                 self._lose_next = False
                 failed = await self.payments.fail_lost(now)
                 note = f"{failed} lost payment(s) failed with gateway_timeout"
+            elif name is FaultName.DATABASE:
+                self.db.come_back()
+                note = "the database is back"
             st.active = False
             st.origin = None
             st.since = None
@@ -199,7 +211,7 @@ async def chaos_loop(
     for 30–90 s. Runs until cancelled."""
     while True:
         await sleep(rng.expovariate(1.0 / mean_interval))
-        idle = [n for n, st in board.states.items() if not st.active]
+        idle = [n for n, st in board.states.items() if not st.active and n is not FaultName.DATABASE]
         if not idle:
             continue
         name = rng.choice(idle)

@@ -17,7 +17,7 @@ import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flightdeck.demo.service.db import Database, DatabaseUnavailable, probe_database
+from flightdeck.demo.service.db import Database, DatabaseUnavailable
 from flightdeck.demo.service.ledger import unbalanced_transactions
 
 __all__ = ["SERVICE_ID", "ComponentCheck", "HealthStatus", "liveness", "readiness"]
@@ -78,7 +78,7 @@ async def readiness(db: Database, settlement_age: float | None) -> tuple[HealthS
     checks: list[ComponentCheck] = []
     database_ok = True
     try:
-        seconds = await asyncio.to_thread(probe_database, db.path)
+        seconds = await asyncio.to_thread(db.probe)
         checks.append(
             ComponentCheck(
                 "database:responseTime",
