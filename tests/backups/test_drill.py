@@ -365,3 +365,24 @@ def test_mariadb_drill_passes(tmp_path: Path, mysql_url: str, my_source: str) ->
     conn.close()
     assert result.scratch is not None
     assert result.scratch.rsplit("/", 1)[1] not in left
+
+
+def test_postgres_invariant_with_a_sql_error_does_not_spoil_the_checks_after_it(
+    tmp_path: Path, pg_admin_url: str, pg_source: str
+) -> None:
+    drill = {
+        "scratch": pg_admin_url,
+        "rpo": {"table": "ledger", "column": "created_at"},
+        "invariants": [
+            {"name": "broken", "query": "SELECT no_such_column FROM ledger"},
+            {"name": "ledger balanced", "query": LEDGER_OK},
+        ],
+    }
+    config = make_config(tmp_path, pg_source, drill)
+    backup(config)
+    result = run_drill(config, "monthly", clock=FakeClock(datetime(2026, 11, 23, 3, 0, tzinfo=UTC)))
+    status = {v.name: v.status for v in result.verifications if v.kind is VerificationKind.INVARIANT}
+    assert status == {"broken": StepStatus.FAILED, "ledger balanced": StepStatus.PASSED}
+    broken = next(v for v in result.verifications if v.name == "broken")
+    assert "no_such_column" in broken.message
+    assert result.rpo_seconds == pytest.approx(2 * 3600 + 1, abs=0.01)

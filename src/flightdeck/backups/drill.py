@@ -37,7 +37,7 @@ import tarfile
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -235,6 +235,37 @@ def _tool_versions(manifest: Manifest) -> dict[str, str]:
     return versions
 
 
+def _verify(run: _Drill, manifest: Manifest, scratch: DatabaseUrl) -> datetime | None:
+    """The verify phase, over one connection to the scratch database; returns the newest change (RPO)."""
+    cfg = run.cfg
+    newest: datetime | None = None
+    with ExitStack() as stack:
+        with run.step("verify schema and rows", Phase.VERIFY) as notes:
+            conn = stack.enter_context(connect(scratch))
+            checks: list[Verification] = []
+            if cfg.verify_schema:
+                checks.append(verify_schema(conn, scratch.dialect, manifest))
+            checks += verify_hashes(conn, scratch.dialect, manifest)
+            checks += verify_counts(count_rows(scratch, manifest.table_counts), manifest)
+            run.verified(checks)
+            failed = sum(1 for v in checks if v.status is StepStatus.FAILED)
+            notes.append(f"{len(checks)} checks, {failed} failed")
+        if cfg.invariants:
+            with run.step("verify invariants", Phase.VERIFY) as notes:
+                results = [verify_invariant(conn, inv) for inv in cfg.invariants]
+                conn.rollback()
+                run.verified(results)
+                failed = sum(1 for v in results if v.status is StepStatus.FAILED)
+                notes.append(f"{len(results)} invariants, {failed} failed")
+        if cfg.rpo is not None:
+            with run.step("measure RPO", Phase.VERIFY) as notes:
+                newest = newest_change(conn, scratch.dialect, cfg.rpo)
+                if newest is None:
+                    raise BackupError(f"rpo: {cfg.rpo.table} is empty in the restored copy")
+                notes.append(f"newest {cfg.rpo.table}.{cfg.rpo.column}: {newest:%Y-%m-%d %H:%M:%S} UTC")
+    return newest
+
+
 def run_drill(
     config: Config,
     name: str,
@@ -290,32 +321,9 @@ def run_drill(
             load_dump(scratch, dump, jobs=cfg.jobs)
             shutil.rmtree(workdir, ignore_errors=True)
             notes.append(f"{manifest.engine.value} dump loaded")
-        with run.step("verify schema and rows", Phase.VERIFY) as notes:
-            checks: list[Verification] = []
-            with connect(scratch) as conn:
-                if cfg.verify_schema:
-                    checks.append(verify_schema(conn, scratch.dialect, manifest))
-                checks += verify_hashes(conn, scratch.dialect, manifest)
-            checks += verify_counts(count_rows(scratch, manifest.table_counts), manifest)
-            run.verified(checks)
-            failed = sum(1 for v in checks if v.status is StepStatus.FAILED)
-            notes.append(f"{len(checks)} checks, {failed} failed")
-        if cfg.invariants:
-            with run.step("verify invariants", Phase.VERIFY) as notes:
-                with connect(scratch) as conn:
-                    results = [verify_invariant(conn, inv) for inv in cfg.invariants]
-                    conn.rollback()
-                run.verified(results)
-                failed = sum(1 for v in results if v.status is StepStatus.FAILED)
-                notes.append(f"{len(results)} invariants, {failed} failed")
-        if cfg.rpo is not None:
-            with run.step("measure RPO", Phase.VERIFY) as notes:
-                with connect(scratch) as conn:
-                    newest = newest_change(conn, scratch.dialect, cfg.rpo)
-                if newest is None:
-                    raise BackupError(f"rpo: {cfg.rpo.table} is empty in the restored copy")
-                rpo = (clock.now() - newest).total_seconds()
-                notes.append(f"newest {cfg.rpo.table}.{cfg.rpo.column}: {newest:%Y-%m-%d %H:%M:%S} UTC")
+        newest = _verify(run, manifest, scratch)
+        if newest is not None:
+            rpo = (clock.now() - newest).total_seconds()
     except _StepFailed:
         pass
     except KeyboardInterrupt:  # Ctrl-C: the drill stops, cleans up and is recorded as failed

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -181,6 +182,8 @@ def verify_invariant(conn: Any, invariant: InvariantConfig) -> Verification:
         rows = cur.fetchmany(INVARIANT_ROW_CAP + 1) if cur.description is not None else []
         columns = [str(d[0]) for d in cur.description or []]
     except Exception as exc:
+        with suppress(Exception):
+            conn.rollback()  # PostgreSQL: the failed statement aborted the transaction the next query needs
         first = str(exc).strip().splitlines()
         return Verification(
             **base,

@@ -190,20 +190,13 @@ class DrillRecencySpec(CheckSpec):
 
 def last_passing_drill(store: Any, drill: str) -> tuple[int, datetime] | None:
     """(evidence id, finished at) of the newest passing ``dr_drill`` record of ``drill``."""
-    from flightdeck.store import EvidenceFilter, list_evidence
+    from flightdeck.reports.dr_data import iter_drill_records
 
-    f = EvidenceFilter(kind="dr_drill", verdicts=(Verdict.PASS, Verdict.WARN))
-    before: int | None = None
-    with store.engine.connect() as conn:
-        while True:
-            page = list_evidence(conn, f, limit=200, before_id=before)
-            for ev in page.items:
-                detail = ev.detail.get(DRILL_DETAIL_KEY)
-                if isinstance(detail, dict) and detail.get("drill") == drill and detail.get("passed"):
-                    return ev.id, ev.finished_at
-            if page.next_cursor is None:
-                return None
-            before = page.next_cursor
+    for ev in iter_drill_records(store, drill, verdicts=(Verdict.PASS, Verdict.WARN)):
+        detail = ev.detail.get(DRILL_DETAIL_KEY)
+        if isinstance(detail, dict) and detail.get("passed"):
+            return ev.id, ev.finished_at
+    return None
 
 
 @register

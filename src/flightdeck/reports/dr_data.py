@@ -30,7 +30,7 @@ from flightdeck.backups.drill_result import (
     VerificationKind,
 )
 from flightdeck.backups.manifest import manifest_key
-from flightdeck.evidence import Evidence
+from flightdeck.evidence import Evidence, Verdict
 from flightdeck.store import EvidenceFilter, Store, list_evidence
 
 __all__ = [
@@ -123,12 +123,16 @@ def drill_of(record: Evidence) -> DrillResult | None:
 
 
 def iter_drill_records(
-    store: Store, drill: str | None, *, before_id: int | None = None
+    store: Store,
+    drill: str | None,
+    *,
+    before_id: int | None = None,
+    verdicts: tuple[Verdict, ...] = (),
 ) -> Iterator[Evidence]:
-    """The ``dr_drill`` records of ``drill`` (any drill when ``None``), newest first, read a page at a
-    time for as long as the caller asks for more."""
+    """The ``dr_drill`` records of ``drill`` (any drill when ``None``; only ``verdicts`` when given),
+    newest first, read a page at a time for as long as the caller asks for more."""
     cursor = before_id
-    f = EvidenceFilter(kind=DRILL_KIND)
+    f = EvidenceFilter(kind=DRILL_KIND, verdicts=verdicts)
     while True:
         with store.engine.connect() as conn:
             page = list_evidence(conn, f, limit=_PAGE, before_id=cursor)
