@@ -73,6 +73,10 @@ async def test_the_reconciliation_finds_exactly_what_the_statement_planted(
             finally:
                 await job.aclose()
             assert evidence is not None
+            if kind == "ledger":  # verify's and anchor's figures, once each, as of after anchoring
+                names = [m.name for m in evidence.measurements]
+                assert len(names) == len(set(names)), names
+                assert evidence.measurement("unanchored_rows") == 0
             if kind != "settlements":
                 assert evidence.verdict in (Verdict.PASS, Verdict.WARN), (kind, evidence.summary)
                 continue

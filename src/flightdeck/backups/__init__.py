@@ -12,11 +12,38 @@
 
 from __future__ import annotations
 
-from flightdeck.backups.catalog import find_backup, list_backups
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from flightdeck.backups.errors import BackupError, DecryptionError, IntegrityError, RestoreRefused
 from flightdeck.backups.manifest import ArtifactRecord, EngineKind, Manifest
-from flightdeck.backups.run import BackupResult, open_storage, run_backup
-from flightdeck.backups.verify import VerifyResult, open_artifact, verify_artifact, verify_backup
+
+if TYPE_CHECKING:
+    from flightdeck.backups.catalog import find_backup, list_backups
+    from flightdeck.backups.run import BackupResult, open_storage, run_backup
+    from flightdeck.backups.verify import VerifyResult, open_artifact, verify_artifact, verify_backup
+
+# The engines, the pipeline and storage (psycopg, zstandard, cryptography, boto3) load on first use, so
+# importing the package (the check kinds do, at start-up) stays cheap.
+_LAZY = {
+    "find_backup": "catalog",
+    "list_backups": "catalog",
+    "BackupResult": "run",
+    "open_storage": "run",
+    "run_backup": "run",
+    "VerifyResult": "verify",
+    "open_artifact": "verify",
+    "verify_artifact": "verify",
+    "verify_backup": "verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "ArtifactRecord",

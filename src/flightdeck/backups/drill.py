@@ -301,7 +301,7 @@ def run_drill(
                 f"backup {manifest.backup_id}, finished {manifest.finished_at:%Y-%m-%d %H:%M:%S} UTC"
             )
         source = DatabaseUrl.parse(config.datasources[bcfg.datasource].url)
-        key = bcfg.encryption.key_bytes if bcfg.encryption is not None else None
+        key = bcfg.encryption_key
         with run.step("fetch and verify checksum", Phase.FETCH) as notes:
             spools = _fetch(storage, manifest, workdir)
             total = sum(a.size_bytes for a in manifest.artifacts)

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
 from flightdeck.backups.manifest import TableHash
 from flightdeck.datasources import Dialect
 from flightdeck.errors import FlightdeckError
-from flightdeck.payments.ledger.canonical import encode_value
 
 __all__ = ["TableHash", "hash_tables", "qualified_tables", "quote_name", "schema_objects", "table_hash"]
 
@@ -111,7 +110,7 @@ def schema_objects(conn: Any, dialect: Dialect) -> dict[str, list[str]]:
 # -- row hashes ---------------------------------------------------------------------------------------
 
 
-def _encode(value: object) -> bytes:
+def _encode(value: object, encode_value: Callable[[object], bytes]) -> bytes:
     if isinstance(value, dict | list):
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
         return b"J%d:%s" % (len(text), text)
@@ -179,6 +178,8 @@ def _key_columns(conn: Any, dialect: Dialect, table: str) -> tuple[list[str], bo
 
 def table_hash(conn: Any, dialect: Dialect, table: str) -> TableHash:
     """SHA-256 over the table's rows in key order; raises :class:`FlightdeckError` for a missing table."""
+    from flightdeck.payments.ledger.canonical import encode_value  # the ledger's encoding, on first use
+
     order, _ = _key_columns(conn, dialect, table)
     if not order:
         raise FlightdeckError(f"table {table} does not exist (or has no columns)")
@@ -199,7 +200,7 @@ def table_hash(conn: Any, dialect: Dialect, table: str) -> TableHash:
         cur.execute(query)
         while batch := cur.fetchmany(_FETCH):
             for row in batch:
-                h.update(b"".join([_encode(v) for v in row]))
+                h.update(b"".join([_encode(v, encode_value) for v in row]))
                 h.update(b"\n")
             rows += len(batch)
     finally:

@@ -53,7 +53,6 @@ __all__ = [
 
 Advance = Callable[[int], None]
 _UNDEFINED_DATABASE = ("3D000",)  # PostgreSQL invalid_catalog_name
-_MYSQL_UNKNOWN_DB = 1049
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,7 @@ def run_backup(
     storage = open_storage(cfg)
     started, t0 = clock.now(), clock.monotonic()
     backup_id = new_backup_id(clock)
-    key = cfg.encryption.key_bytes if cfg.encryption is not None else None
+    key = cfg.encryption_key
     log.info("backup %s of %s (%s) started as %s", name, url.describe(), engine.kind.value, backup_id)
     written: list[str] = []
     try:

@@ -15,7 +15,7 @@ import typing
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import JsonValue
 
@@ -23,7 +23,9 @@ from flightdeck.clock import Clock, SystemClock
 from flightdeck.config.check_spec import CheckSpec, register_spec
 from flightdeck.config.models import Config, DatasourceConfig
 from flightdeck.evidence import Artifact, Measurement
-from flightdeck.store import Store
+
+if TYPE_CHECKING:
+    from flightdeck.store import Store
 
 __all__ = ["CHECKS", "Check", "CheckContext", "Observation", "check_class", "register"]
 

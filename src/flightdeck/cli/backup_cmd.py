@@ -29,21 +29,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from flightdeck.backups import (
-    BackupError,
-    DecryptionError,
-    IntegrityError,
-    Manifest,
-    RestoreRefused,
-    find_backup,
-    list_backups,
-    open_storage,
-    run_backup,
-    verify_backup,
-)
-from flightdeck.backups.prune import prune_backups
-from flightdeck.backups.restore import RestorePhase, restore_backup
-from flightdeck.backups.restore_target import target_name
+from flightdeck import backups
+from flightdeck.backups import BackupError, DecryptionError, IntegrityError, Manifest, RestoreRefused
 from flightdeck.checks.base import Observation
 from flightdeck.cli.common import (
     EXIT_CONFIG,
@@ -107,7 +94,7 @@ def run_cmd(
             *columns, TimeElapsedColumn(), console=console, disable=json_out, transient=True
         ) as bar:
             task = bar.add_task(f"backup {name}", total=None)
-            result = run_backup(
+            result = backups.run_backup(
                 name, cfg, loaded.datasources[cfg.datasource], progress=lambda n: bar.advance(task, n)
             )
     except (BackupError, KeyboardInterrupt) as exc:
@@ -137,7 +124,7 @@ def run_cmd(
 def list_cmd(name: str, config: ConfigOption = None, json_out: JsonOption = False) -> None:
     """Complete backups of NAME, newest first."""
     cfg = _backup(open_config(config), name)
-    manifests = list_backups(open_storage(cfg), name)
+    manifests = backups.list_backups(backups.open_storage(cfg), name)
     if json_out:
         print_json([m.model_dump(mode="json") for m in manifests])
         return
@@ -160,12 +147,12 @@ def verify_cmd(
     loaded = open_config(config)
     for name, cfg in loaded.backups.items():
         try:
-            manifest = find_backup(open_storage(cfg), name, backup_id)
+            manifest = backups.find_backup(backups.open_storage(cfg), name, backup_id)
         except BackupError:
             continue
-        key = cfg.encryption.key_bytes if cfg.encryption is not None else None
+        key = cfg.encryption_key
         try:
-            result = verify_backup(open_storage(cfg), manifest, key, deep=deep)
+            result = backups.verify_backup(backups.open_storage(cfg), manifest, key, deep=deep)
         except (IntegrityError, DecryptionError) as exc:
             if json_out:
                 print_json({"backup_id": backup_id, "ok": False, "error": str(exc)})
@@ -191,11 +178,13 @@ def prune_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Remove the backups NAME's retention policy does not keep; the newest verified one is never removed."""
+    from flightdeck.backups.prune import prune_backups
+
     cfg = _backup(open_config(config), name)
     if cfg.retention is None:
         fail(f"backups.{name} has no retention policy: nothing to prune", EXIT_CONFIG)
-    result = prune_backups(open_storage(cfg), name, cfg.retention, dry_run=dry_run,
-                           key=cfg.encryption.key_bytes if cfg.encryption is not None else None)  # fmt: skip
+    result = prune_backups(backups.open_storage(cfg), name, cfg.retention, dry_run=dry_run,
+                           key=cfg.encryption_key)  # fmt: skip
     if json_out:
         print_json({"dry_run": dry_run, "plan": result.plan.to_json(), "deleted": result.deleted})
         return
@@ -212,7 +201,7 @@ def _locate(loaded: Config, backup_id: str, name: str | None) -> tuple[str, Back
     for candidate in names:
         cfg = _backup(loaded, candidate)
         try:
-            found = candidate, cfg, find_backup(open_storage(cfg), candidate, backup_id)
+            found = candidate, cfg, backups.find_backup(backups.open_storage(cfg), candidate, backup_id)
             break
         except BackupError:
             continue
@@ -227,10 +216,12 @@ def _safety_backup(
 ) -> Callable[[], str | None]:
     """A configured backup of the target's datasource when there is one; else the same engine, with the
     restored backup's encryption, into the local ``folder`` (backup name ``safety-<database>``)."""
+    from flightdeck.backups.restore_target import target_name
+
     for name, candidate in sorted(loaded.backups.items()):
         ds = loaded.datasources.get(candidate.datasource)
         if ds is not None and DatabaseUrl.parse(ds.url).describe() == target.describe():
-            return lambda: run_backup(name, candidate, ds).manifest.backup_id
+            return lambda: backups.run_backup(name, candidate, ds).manifest.backup_id
     local = cfg.model_copy(
         update={
             "storage": LocalStorageConfig(path=folder.resolve()),
@@ -239,7 +230,7 @@ def _safety_backup(
         }
     )
     source = DatasourceConfig.model_validate({"url": to})
-    return lambda: run_backup(f"safety-{target_name(target)}", local, source).manifest.backup_id
+    return lambda: backups.run_backup(f"safety-{target_name(target)}", local, source).manifest.backup_id
 
 
 @app.command("restore")
@@ -261,6 +252,8 @@ def restore_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Restore BACKUP_ID into --to URL: verified and decrypted first, a safety backup of existing data."""
+    from flightdeck.backups.restore import RestorePhase, restore_backup
+
     loaded = open_config(config)
     try:
         target = DatabaseUrl.parse(to)
@@ -270,7 +263,7 @@ def restore_cmd(
     if safety_dir is None:
         cfg_file = config_path(config)
         safety_dir = (cfg_file.parent if cfg_file is not None else Path.cwd()) / "safety-backups"
-    key = cfg.encryption.key_bytes if cfg.encryption is not None else None
+    key = cfg.encryption_key
     total = sum(a.raw_size_bytes for a in manifest.artifacts)
     columns = (
         SpinnerColumn(),
@@ -287,7 +280,7 @@ def restore_cmd(
                 RestorePhase.LOAD: bar.add_task(f"load into {target.describe()}", total=total),
             }
             result = restore_backup(
-                open_storage(cfg),
+                backups.open_storage(cfg),
                 manifest,
                 key,
                 target,

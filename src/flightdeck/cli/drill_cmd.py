@@ -15,8 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flightdeck.backups.drill import current_operator, drill_observation, run_drill
-from flightdeck.backups.drill_result import DRILL_DETAIL_KEY, DrillResult, StepStatus
+from flightdeck.backups.drill_result import DrillResult, StepStatus
 from flightdeck.cli.common import (
     EXIT_FAILED,
     ConfigOption,
@@ -32,7 +31,6 @@ from flightdeck.config.base import pick
 from flightdeck.config.drills import DrillConfig
 from flightdeck.errors import NotFoundError
 from flightdeck.evidence import Artifact, Evidence
-from flightdeck.reports.dr_data import duration_text
 from flightdeck.store import get_evidence
 
 __all__ = ["app"]
@@ -43,6 +41,8 @@ _MARK = {StepStatus.PASSED: "[green]✓[/]", StepStatus.FAILED: "[red]✗[/]", S
 
 
 def _print(result: DrillResult, evidence: Evidence | None, artifacts: list[Artifact]) -> None:
+    from flightdeck.reports.dr_data import duration_text
+
     verdict = "[bold green]PASSED[/]" if result.passed else "[bold red]FAILED[/]"
     console.print(f"{verdict} drill {result.drill} (backup {result.backup_id or '—'})", highlight=False)
     table = Table(show_edge=False, header_style="bold")
@@ -91,6 +91,7 @@ def run_cmd(
     no_record: Annotated[bool, typer.Option("--no-record", help="Write no evidence record")] = False,
 ) -> None:
     """Restore the newest backup into a scratch database, verify it, measure RTO/RPO. Exit 1 if it fails."""
+    from flightdeck.backups.drill import current_operator, drill_observation, run_drill
     from flightdeck.reports.dr import write_dr_report
     from flightdeck.reports.dr_data import load_drill_history
 
@@ -148,7 +149,7 @@ def run_cmd(
 @handle_errors
 def list_cmd(config: ConfigOption = None, json_out: JsonOption = False) -> None:
     """Configured drills with their targets and the last drill's outcome."""
-    from flightdeck.reports.dr_data import load_drill_history
+    from flightdeck.reports.dr_data import duration_text, load_drill_history
 
     cfg = open_config(config)
     store = open_store(cfg)
@@ -208,25 +209,24 @@ def report_cmd(
 ) -> None:
     """Write the DR report of a recorded drill again (Markdown, HTML, PDF), with the history up to it."""
     from flightdeck.reports.dr import write_dr_report
-    from flightdeck.reports.dr_data import load_drill_history
+    from flightdeck.reports.dr_data import drill_of, load_drill_history
 
     cfg = open_config(config)
     drill = pick(cfg.drills, name, "drill", "drills")
     store = open_store(cfg)
     try:
         if evidence_id is None:
-            history = load_drill_history(store, name)
+            history = load_drill_history(store, name, limit=25)
             if not history:
                 raise NotFoundError(f"no drill {name!r} has been recorded yet (flightdeck drill run {name})")
-            evidence_id, result = history[0]
+            (evidence_id, result), older = history[0], [r for _, r in history[1:]]
         else:
             with store.engine.connect() as conn:
-                record = get_evidence(conn, evidence_id)
-            raw = record.detail.get(DRILL_DETAIL_KEY)
-            if record.kind != "dr_drill" or not isinstance(raw, dict) or raw.get("drill") != name:
+                found = drill_of(get_evidence(conn, evidence_id))
+            if found is None or found.drill != name:
                 raise NotFoundError(f"evidence {evidence_id} is not a record of drill {name!r}")
-            result = DrillResult.model_validate(raw)
-        older = [r for _, r in load_drill_history(store, name, before_id=evidence_id)]
+            result = found
+            older = [r for _, r in load_drill_history(store, name, before_id=evidence_id)]
     finally:
         store.dispose()
     artifacts = write_dr_report(result, older, out or drill.reports_dir)

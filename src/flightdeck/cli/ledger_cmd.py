@@ -37,9 +37,6 @@ from flightdeck.datasources import DatabaseUrl, Dialect
 from flightdeck.evidence import Evidence
 from flightdeck.payments.errors import LedgerError, LedgerTamperedError
 from flightdeck.payments.ledger import anchor, generate_keypair, install_append_only_trigger, verify
-from flightdeck.payments.ledger.auditexport import export_ledger
-from flightdeck.payments.ledger.exportfile import verify_file
-from flightdeck.payments.ledger.signing import load_public_key
 
 __all__ = ["app", "print_observation", "resolve_datasource"]
 
@@ -157,6 +154,8 @@ def export_command(
     json_out: JsonOption = False,
 ) -> None:
     """Write the verified ledger, up to its newest signed checkpoint, as a file for auditors."""
+    from flightdeck.payments.ledger import export_ledger  # Arrow and DuckDB: only for this command
+
     cfg = open_config(config)
     ledger = _ledger(cfg, name)
     source = resolve_datasource(cfg, ledger.datasource)
@@ -178,6 +177,9 @@ def verify_file_command(
     json_out: JsonOption = False,
 ) -> None:
     """Check an export file offline against the signer's public key. Exit 1 on tampering, 3 unreadable."""
+    from flightdeck.payments.ledger import verify_file
+    from flightdeck.payments.ledger.signing import load_public_key
+
     try:
         public = load_public_key(public_key.read_bytes())
     except OSError as exc:

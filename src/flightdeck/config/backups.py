@@ -140,3 +140,8 @@ class BackupConfig(ConfigModel):
         description="tables whose rows are hashed in key order in the dump's snapshot, for a DR drill "
         "to compare row by row (PostgreSQL: schema.table, default schema public)",
     )
+
+    @property
+    def encryption_key(self) -> bytes | None:
+        """The 32 key bytes, or ``None`` for unencrypted backups."""
+        return self.encryption.key_bytes if self.encryption is not None else None

@@ -25,7 +25,6 @@ from flightdeck.config.check_spec import known_kinds, spec_for_kind
 from flightdeck.config.drills import DrillConfig
 from flightdeck.config.experiments import UNION_TAGS, experiment_issues
 from flightdeck.config.models import Config
-from flightdeck.datasources import DatabaseUrl, Dialect
 from flightdeck.errors import ConfigError, ConfigIssue
 
 __all__ = ["load_config", "load_config_text"]
@@ -316,6 +315,8 @@ def _backup_references(reader: _Reader, config: Config) -> None:
 
 
 def _drill_references(reader: _Reader, config: Config, name: str, drill: DrillConfig) -> None:
+    from flightdeck.datasources import DatabaseUrl, Dialect  # database drivers: only when drills exist
+
     loc = ("drills", name)
     backup = config.backups.get(drill.backup)
     if backup is None:

@@ -105,7 +105,7 @@ def _restore_sync(step: RestoreAction, ctx: RunContext) -> Outcome:
         if not found:
             return Outcome(False, f"no complete backup of {step.backup!r} in {storage.describe()}")
         manifest = found[0]
-    key = cfg.encryption.key_bytes if cfg.encryption is not None else None
+    key = cfg.encryption_key
     try:
         target = DatabaseUrl.parse(step.to)
     except ValueError as exc:

@@ -23,7 +23,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flightdeck.checks.base import CheckContext
 from flightdeck.clock import Clock, SystemClock
@@ -36,7 +36,9 @@ from flightdeck.experiments.actions import run_action
 from flightdeck.experiments.context import Outcome, RunContext, experiment_secrets
 from flightdeck.experiments.journal import ExperimentStatus, Journal, Phase, StepRecord, StepStatus
 from flightdeck.experiments.probes import Held, poll_probe
-from flightdeck.store import Store
+
+if TYPE_CHECKING:
+    from flightdeck.store import Store
 
 __all__ = ["Progress", "journal_artifact", "run_experiment"]
 

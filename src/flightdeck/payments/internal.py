@@ -18,6 +18,7 @@ table with :data:`~flightdeck.payments.records.RECORD_SCHEMA`; a bad row raises
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -175,4 +176,5 @@ async def internal_records(
             f"{label}: the internal query returns more than {MAX_INTERNAL_ROWS:,} rows for {day}; "
             "reconcile from an exported file instead (see docs/payments/scale.md)"
         )
-    return records_from_rows(result.columns, result.rows, source, label)
+    # Converting up to millions of rows is CPU-bound: off the event loop.
+    return await asyncio.to_thread(records_from_rows, result.columns, result.rows, source, label)

@@ -21,10 +21,11 @@ from flightdeck.checks.base import Check, Observation, register
 from flightdeck.config.check_spec import CheckSpec
 from flightdeck.config.types import Duration, Name
 from flightdeck.errors import CheckError
-from flightdeck.store import Store
+from flightdeck.evidence import Measurement
 
 if TYPE_CHECKING:
     from flightdeck.payments.reconcile import ReconOutcome
+    from flightdeck.store import Store
 
 __all__ = [
     "GatewayDrillCheck",
@@ -92,7 +93,11 @@ class LedgerCheck(Check[LedgerSpec]):
         if self.spec.anchor and not checked.tampered:
             anchored = await anchor(self.spec.ledger, cfg, ds, store, now=self.context.clock.now())
             more = anchored.observation()
-            obs.measurements.extend(m for m in more.measurements if m.name not in {"chained_rows"})
+            # After anchoring, the anchor's figures are the current ones (chained_rows) and nothing is
+            # left unanchored; verify's own figures keep their names.
+            merged = {m.name: m for m in obs.measurements} | {m.name: m for m in more.measurements}
+            merged["unanchored_rows"] = Measurement(name="unanchored_rows", value=0.0, unit="rows")
+            obs.measurements = list(merged.values())
             obs.warnings.extend(more.warnings)
             obs.detail["anchor"] = more.detail
             obs.summary = f"{obs.summary}; {more.summary}"

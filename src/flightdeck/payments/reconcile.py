@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -202,11 +203,26 @@ def _read_statements(
     return files, combined
 
 
+class _HashSink(io.RawIOBase):
+    """A write-only file that only hashes what is written to it."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.digest.update(data)
+        return len(data)
+
+
 def _table_digest(table: pa.Table) -> str:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    """SHA-256 of the table's Arrow IPC stream, hashed as it is written (no second copy of the table)."""
+    sink = _HashSink()
+    with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), table.schema) as writer:
         writer.write_table(table)
-    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+    return sink.digest.hexdigest()
 
 
 def _item_row(item: MatchItem) -> ItemRow:
@@ -277,12 +293,10 @@ async def run_reconciliation(
         say(f"matching {internal.num_rows:,} internal vs {statement.num_rows:,} statement rows")
         result = await asyncio.to_thread(match, internal, statement, recon.match)
         items = [_item_row(i) for i in result.exceptions]
+        internal_digest = await asyncio.to_thread(_table_digest, internal)
         digest = hashlib.sha256(
             json.dumps(
-                {
-                    "files": sorted(f.sha256 for f in files if f.skipped is None),
-                    "internal": _table_digest(internal),
-                },
+                {"files": sorted(f.sha256 for f in files if f.skipped is None), "internal": internal_digest},
                 sort_keys=True,
             ).encode()
         ).hexdigest()

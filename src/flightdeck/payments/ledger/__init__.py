@@ -15,15 +15,37 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from flightdeck.payments.ledger.anchor import AnchorResult, anchor
-from flightdeck.payments.ledger.auditexport import ExportResult, export_ledger
 from flightdeck.payments.ledger.balance import BalanceResult, UnbalancedTransaction, check_balance
 from flightdeck.payments.ledger.canonical import canonical_row, chain_hash, genesis, row_hash
 from flightdeck.payments.ledger.checkpoints import CheckpointCheck, CheckpointState
-from flightdeck.payments.ledger.exportfile import FileVerifyResult, verify_file
 from flightdeck.payments.ledger.signing import generate_keypair, key_id
 from flightdeck.payments.ledger.trigger import append_only_trigger_present, install_append_only_trigger
 from flightdeck.payments.ledger.verify import Finding, RowFinding, VerifyResult, verify
+
+if TYPE_CHECKING:
+    from flightdeck.payments.ledger.auditexport import ExportResult, export_ledger
+    from flightdeck.payments.ledger.exportfile import FileVerifyResult, verify_file
+
+# The export file (Arrow, DuckDB) loads on first use, so the command line and the check kinds start
+# without it.
+_LAZY = {
+    "ExportResult": "auditexport",
+    "export_ledger": "auditexport",
+    "FileVerifyResult": "exportfile",
+    "verify_file": "exportfile",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "AnchorResult",

@@ -72,7 +72,7 @@ class AnchorResult:
         obs.measure("anchored_rows", self.anchored_rows, "rows")
         obs.measure("chained_rows", self.seq, "rows")
         obs.measure("anchor_seconds", self.seconds, "s")
-        obs.measure("rows_per_second", self.rows_per_second, "rows/s")
+        obs.measure("anchor_rows_per_second", self.rows_per_second, "rows/s")
         if self.key_id is None:
             obs.warnings.append("no signing_key configured: the chain is not checkpointed")
         detail: dict[str, JsonValue] = {

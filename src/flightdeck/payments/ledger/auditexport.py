@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import JsonValue
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,9 +40,8 @@ from flightdeck.payments.ledger.exportfile import EXPORT_SCHEMA, ExportMetadata
 from flightdeck.payments.ledger.signing import (
     Checkpoint,
     SignedCheckpoint,
-    load_private_key,
-    load_public_key,
     signature_valid,
+    trusted_public_key,
 )
 from flightdeck.payments.ledger.source import KeyKind, LedgerSource
 from flightdeck.store import Store
@@ -89,17 +87,6 @@ class ExportResult:
             f" (signed checkpoint at seq {self.checkpoint_seq})"
         )
         return obs
-
-
-def _trusted_key(cfg: LedgerConfig) -> Ed25519PublicKey | None:
-    if cfg.signing_key is not None:
-        return load_private_key(cfg.signing_key).public_key()
-    if cfg.public_key_file is not None:
-        try:
-            return load_public_key(cfg.public_key_file.read_bytes())
-        except OSError as exc:
-            raise LedgerError(f"public_key_file {cfg.public_key_file}: {exc.strerror or exc}") from None
-    return None
 
 
 def _chain_key_at(store: Store, name: str, seq: int) -> str | None:
@@ -153,7 +140,7 @@ async def export_ledger(
     cp = signed.checkpoint
     if cp.ledger != name:
         raise _refuse(name, f"the newest checkpoint belongs to ledger {cp.ledger!r}")
-    public = _trusted_key(cfg)
+    public = trusted_public_key(cfg)
     if public is not None and not signature_valid(signed, public):
         raise _refuse(name, f"the signature of the checkpoint at seq {cp.seq} does not verify")
     meta = ExportMetadata(name, genesis(name).hex(), signed.to_json(), signed, cp.key_id, __version__)

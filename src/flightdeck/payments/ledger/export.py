@@ -21,9 +21,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import botocore.exceptions
-from botocore.config import Config as BotoConfig
-
 from flightdeck.config.payments import LedgerConfig
 from flightdeck.payments.errors import LedgerError
 from flightdeck.payments.ledger.signing import SignedCheckpoint
@@ -33,6 +30,13 @@ __all__ = ["CheckpointExport", "ExportedCheckpoint", "checkpoint_name"]
 
 def checkpoint_name(seq: int) -> str:
     return f"checkpoint-{seq:015d}.json"
+
+
+def _boto_errors() -> tuple[type[Exception], ...]:
+    """boto3's error types, imported only when an S3 call has failed (or is caught)."""
+    import botocore.exceptions
+
+    return (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class CheckpointExport:
     def _s3(self) -> Any:
         if self._client is None:
             import boto3  # only when checkpoints go to S3: it takes a while to import
+            from botocore.config import Config as BotoConfig
 
             cfg = self._cfg
             self._client = boto3.client(
@@ -112,7 +117,7 @@ class CheckpointExport:
             try:
                 for file_name, data in ((name, signed.to_json()), (key_name, public_pem)):
                     self._s3().put_object(Bucket=self.bucket, Key=self.prefix + file_name, Body=data)
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            except _boto_errors() as exc:
                 raise LedgerError(
                     f"exporting a checkpoint to s3://{self.bucket}/{self.prefix}: {exc}"
                 ) from None
@@ -143,6 +148,6 @@ class CheckpointExport:
                     body = self._s3().get_object(Bucket=self.bucket, Key=newest)["Body"].read()
                     where = f"s3://{self.bucket}/{newest}"
                     found.append(ExportedCheckpoint(where, SignedCheckpoint.from_json(body, where)))
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            except _boto_errors() as exc:
                 raise LedgerError(f"reading checkpoints from {uri}: {exc}") from None
         return found

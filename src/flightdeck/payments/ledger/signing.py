@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from flightdeck.config.payments import LedgerConfig
 from flightdeck.payments.errors import LedgerError
 from flightdeck.secret import Secret
 
@@ -40,6 +41,7 @@ __all__ = [
     "public_pem",
     "sign_checkpoint",
     "signature_valid",
+    "trusted_public_key",
 ]
 
 VERSION = 1
@@ -168,3 +170,16 @@ def signature_valid(signed: SignedCheckpoint, public: Ed25519PublicKey) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def trusted_public_key(cfg: LedgerConfig) -> Ed25519PublicKey | None:
+    """The key checkpoints must be signed with: the signing key's public half, or ``public_key_file``
+    (a verifier that cannot sign); ``None`` when neither is configured."""
+    if cfg.signing_key is not None:
+        return load_private_key(cfg.signing_key).public_key()
+    if cfg.public_key_file is not None:
+        try:
+            return load_public_key(cfg.public_key_file.read_bytes())
+        except OSError as exc:
+            raise LedgerError(f"public_key_file {cfg.public_key_file}: {exc.strerror or exc}") from None
+    return None

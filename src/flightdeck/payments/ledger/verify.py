@@ -30,7 +30,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import JsonValue
 
 from flightdeck.checks.base import Observation
@@ -43,7 +42,7 @@ from flightdeck.payments.ledger.canonical import canonical_row, chain_hash, gene
 from flightdeck.payments.ledger.chainstore import Link, iter_links, newest_checkpoint
 from flightdeck.payments.ledger.checkpoints import CheckpointCheck, CheckpointState, check_checkpoints
 from flightdeck.payments.ledger.export import CheckpointExport
-from flightdeck.payments.ledger.signing import load_private_key, load_public_key
+from flightdeck.payments.ledger.signing import trusted_public_key
 from flightdeck.payments.ledger.source import KeyKind, LedgerSource, key_before
 from flightdeck.payments.ledger.trigger import append_only_trigger_present
 from flightdeck.store import Store
@@ -221,17 +220,6 @@ def _note(result: VerifyResult, kind: Finding, row_key: str, seq: int | None) ->
         result.findings.append(RowFinding(kind, row_key, seq))
 
 
-def _trusted_key(cfg: LedgerConfig) -> Ed25519PublicKey | None:
-    if cfg.signing_key is not None:
-        return load_private_key(cfg.signing_key).public_key()
-    if cfg.public_key_file is not None:
-        try:
-            return load_public_key(cfg.public_key_file.read_bytes())
-        except OSError as exc:
-            raise LedgerError(f"public_key_file {cfg.public_key_file}: {exc.strerror or exc}") from None
-    return None
-
-
 async def verify(
     name: str, cfg: LedgerConfig, datasource: DatasourceConfig, store: Store, *, batch_size: int = 5000
 ) -> VerifyResult:
@@ -242,7 +230,7 @@ async def verify(
     except ValueError as exc:
         raise LedgerError(f"ledger {name}: datasource {cfg.datasource}: {exc}") from None
     result = VerifyResult(ledger=name, require_trigger=cfg.require_append_only_trigger)
-    public = _trusted_key(cfg)
+    public = trusted_public_key(cfg)
     export = CheckpointExport(name, cfg)
     exported = export.newest()
     stored = newest_checkpoint(store.engine, name)
