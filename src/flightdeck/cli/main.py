@@ -18,7 +18,10 @@ from flightdeck.cli import (
     evidence_cmd,
     experiment_cmd,
     gateway_drill_cmd,
+    incident_cmd,
     ledger_cmd,
+    notify_cmd,
+    oncall_cmd,
     recon_cmd,
     serve_cmd,
     token_cmd,
@@ -50,6 +53,11 @@ app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(wallets_cmd.wallets_app, name="wallets")
 app.add_typer(wallets_cmd.settlements_app, name="settlements")
 app.add_typer(experiment_cmd.app, name="experiment")
+app.add_typer(incident_cmd.alerts_app, name="alerts")
+app.add_typer(incident_cmd.incidents_app, name="incidents")
+app.add_typer(incident_cmd.silence_app, name="silence")
+app.add_typer(oncall_cmd.app, name="oncall")
+app.add_typer(notify_cmd.app, name="notify")
 
 
 def _version(value: bool) -> None:

@@ -21,15 +21,21 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from flightdeck.config.alerting import RULE_TYPES
+from flightdeck.config.alerting_refs import alerting_issues
+from flightdeck.config.channels import CHANNEL_TYPES
 from flightdeck.config.check_spec import known_kinds, spec_for_kind
 from flightdeck.config.drills import DrillConfig
 from flightdeck.config.experiments import UNION_TAGS, experiment_issues
 from flightdeck.config.models import Config
+from flightdeck.config.oncall_refs import oncall_issues
 from flightdeck.errors import ConfigError, ConfigIssue
 
 __all__ = ["load_config", "load_config_text"]
 
 Loc = tuple[str | int, ...]
+# Discriminated unions put the chosen tag in an error's location; it is not a key in the file.
+_TAGS = UNION_TAGS | RULE_TYPES | CHANNEL_TYPES
 
 _VAR = re.compile(r"\$(\$)|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 _SECRET_VAR = re.compile(
@@ -181,7 +187,7 @@ def _unwrap(annotation: Any) -> Any:
 
 def _add_errors(reader: _Reader, exc: ValidationError, model: type[BaseModel], prefix: Loc) -> None:
     for err in exc.errors():
-        loc: Loc = tuple(p for p in err["loc"] if p != "[key]" and p not in UNION_TAGS)
+        loc: Loc = tuple(p for p in err["loc"] if p != "[key]" and p not in _TAGS)
         fields = _fields_at(model, loc[:-1]) if err["type"] == "extra_forbidden" else None
         reader.issue((*prefix, *loc), _message(err, fields))
 
@@ -386,6 +392,10 @@ def load_config_text(
         _payments_references(reader, config)
         _backup_references(reader, config)
         for loc, message in experiment_issues(config):
+            reader.issue(loc, message)
+        for loc, message in oncall_issues(config):
+            reader.issue(loc, message)
+        for loc, message in alerting_issues(config):
             reader.issue(loc, message)
     if reader.issues or config is None:
         raise ConfigError(reader.issues)

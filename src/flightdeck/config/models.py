@@ -10,11 +10,14 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from flightdeck.config.alerting import AlertingConfig
 from flightdeck.config.backups import BackupConfig
 from flightdeck.config.base import ConfigModel, collect_secrets
+from flightdeck.config.channels import ChannelConfig
 from flightdeck.config.check_spec import CatchUp, CheckSpec
 from flightdeck.config.drills import DrillConfig
 from flightdeck.config.experiments import ExperimentConfig
+from flightdeck.config.oncall import OncallConfig
 from flightdeck.config.payments import PaymentsConfig
 from flightdeck.config.types import Duration, Name, RelPath
 from flightdeck.secret import Secret
@@ -151,6 +154,9 @@ class Config(ConfigModel):
     backups: dict[Name, BackupConfig] = Field(default_factory=dict)
     experiments: dict[Name, ExperimentConfig] = Field(default_factory=dict)
     drills: dict[Name, DrillConfig] = Field(default_factory=dict)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    channels: dict[Name, ChannelConfig] = Field(default_factory=dict)
+    oncall: OncallConfig = Field(default_factory=OncallConfig)
 
     _source: Path | None = PrivateAttr(default=None)
     _extra_secrets: frozenset[str] = PrivateAttr(default=frozenset())

@@ -21,17 +21,23 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
 __all__ = [
+    "alerting_cursors",
+    "alerts",
     "api_tokens",
     "check_state",
     "evidence",
+    "incident_events",
+    "incidents",
     "leases",
     "ledger_chain",
     "ledger_checkpoints",
     "metadata",
+    "outbox",
     "recon_audit",
     "recon_exceptions",
     "recon_items",
@@ -39,6 +45,7 @@ __all__ = [
     "rollup_watermarks",
     "rollups",
     "sessions",
+    "silences",
     "statement_files",
     "users",
 ]
@@ -331,4 +338,157 @@ ledger_checkpoints = Table(
     Column("signature", Text, nullable=False),
     Column("exported_uri", Text, nullable=True),
     Index("ix_ledger_checkpoints_ledger_seq", "ledger", "seq"),
+)
+
+
+# -- alerting -------------------------------------------------------------------------------------
+
+# One row per alert episode: it fires (or waits, pending a rule's ``for``), then resolves. At most one
+# active (pending or firing) row per fingerprint. Every change bumps ``version`` and sets ``dirty``; the
+# router takes dirty rows, groups them into incidents, and clears ``dirty`` by compare-and-set on
+# ``version``.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("source", String(20), nullable=False),  # rule | alertmanager | event
+    Column("rule", String(200), nullable=False),  # the rule name (alertname)
+    Column("severity", String(10), nullable=False),
+    Column("service", String(100), nullable=False, default=""),
+    Column("labels", JSONType, nullable=False),
+    Column("annotations", JSONType, nullable=False),
+    Column("summary", String(500), nullable=False, default=""),
+    Column("runbook", Text, nullable=True),
+    Column("state", String(10), nullable=False),  # pending | firing | resolved
+    Column("value", Float, nullable=True),
+    Column("evidence_id", BigInteger, nullable=True),
+    Column("started_at", UTCDateTime(), nullable=False),  # first seen (pending or firing)
+    Column("fired_at", UTCDateTime(), nullable=True),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=True),  # resolves by itself unless seen again (intake)
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("suppressed", String(20), nullable=True),  # silenced | inhibited | maintenance
+    Column("suppressed_by", String(200), nullable=True),
+    Column("incident_id", BigInteger, nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+    Column("dirty", Boolean, nullable=False, default=True),
+    Index(
+        "uq_alerts_active_fingerprint",
+        "fingerprint",
+        unique=True,
+        sqlite_where=text("state <> 'resolved'"),
+        postgresql_where=text("state <> 'resolved'"),
+    ),
+    Index("ix_alerts_state", "state"),
+    Index("ix_alerts_dirty", "dirty"),
+    Index("ix_alerts_incident", "incident_id"),
+)
+
+# Incidents: a group of alerts (equal group_by labels) with one lifecycle, triggered → acknowledged →
+# resolved. At most one open incident per group key.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("group_key", String(64), nullable=False),
+    Column("group_labels", JSONType, nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("service", String(100), nullable=False, default=""),
+    Column("severity", String(10), nullable=False),
+    Column("status", String(20), nullable=False),  # triggered | acknowledged | resolved
+    Column("policy", String(100), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("acknowledged_at", UTCDateTime(), nullable=True),
+    Column("acknowledged_by", String(100), nullable=True),
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("resolved_by", String(100), nullable=True),
+    Column("escalation_level", Integer, nullable=False, default=0),
+    Column("escalation_round", Integer, nullable=False, default=0),
+    Column("next_escalation_at", UTCDateTime(), nullable=True),
+    Column("notify_at", UTCDateTime(), nullable=True),  # next group notification (wait/interval/repeat)
+    Column("last_notified_at", UTCDateTime(), nullable=True),
+    Column("notified", JSONType, nullable=False),  # {fingerprint: state} as of the last notification
+    Column("announce", String(20), nullable=True),  # acknowledge | resolve: an update the router owes
+    Column("version", Integer, nullable=False, default=1),
+    Index(
+        "uq_incidents_open_group_key",
+        "group_key",
+        unique=True,
+        sqlite_where=text("status <> 'resolved'"),
+        postgresql_where=text("status <> 'resolved'"),
+    ),
+    Index("ix_incidents_status", "status"),
+    Index("ix_incidents_created", "created_at"),
+    Index("ix_incidents_service_created", "service", "created_at"),
+)
+
+# An incident's timeline: every alert, notification attempt and outcome, escalation, ack, comment and
+# resolve. Append-only.
+incident_events = Table(
+    "incident_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("incident_id", BigInteger, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("actor", String(100), nullable=True),
+    Column("message", Text, nullable=False),
+    Column("detail", JSONType, nullable=False),
+    Index("ix_incident_events_incident", "incident_id", "id"),
+)
+
+# Notifications, written before they are sent. The idempotency key is unique: enqueueing the same
+# notification twice stores it once. Delivery claims a row by compare-and-set (pending → sending,
+# with claim_until), so two processes never send it both.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("incident_id", BigInteger, nullable=True),
+    Column("channel", String(100), nullable=False),
+    Column("recipient", String(100), nullable=True),  # the user notified, if any
+    Column("address", Text, nullable=True),  # the user's address on the channel (phone, chat, email)
+    Column("action", String(20), nullable=False),  # trigger | update | acknowledge | resolve | test
+    Column("payload", JSONType, nullable=False),
+    Column("state", String(12), nullable=False),  # pending | sending | sent | dead | cancelled
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("claimed_by", String(200), nullable=True),
+    Column("claim_until", UTCDateTime(), nullable=True),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("cancel_on_ack", Boolean, nullable=False, default=False),
+    Index("ix_outbox_state_next", "state", "next_attempt_at"),
+    Index("ix_outbox_incident", "incident_id"),
+)
+
+# Silences: alerts matching every matcher are not notified between starts_at and ends_at.
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("matchers", JSONType, nullable=False),  # [{"name", "op": "=|!=|=~|!~", "value"}]
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expired_at", UTCDateTime(), nullable=True),
+    Column("expired_by", String(100), nullable=True),
+    Index("ix_silences_ends", "ends_at"),
+)
+
+# Positions of the alerting engine's readers: the evidence watermark, each log file's inode and offset.
+alerting_cursors = Table(
+    "alerting_cursors",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("position", BigInteger, nullable=False, default=0),
+    Column("detail", JSONType, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )

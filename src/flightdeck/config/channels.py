@@ -1,0 +1,128 @@
+"""Configuration of notification channels (``channels.NAME``): where notifications go and how.
+
+Example::
+
+    channels:
+      whatsapp:
+        type: whatsapp
+        phone_number_id: "1234567890"
+        access_token_file: /etc/flightdeck/whatsapp.token
+        template: incident_alert            # an approved template for business-initiated messages
+      ops-chat:
+        type: slack
+        webhook_url_file: /etc/flightdeck/slack.url
+      email:
+        type: email
+        host: smtp.example.com
+        port: 587
+        security: starttls
+        username: alerts@example.com
+        password_file: /etc/flightdeck/smtp.password
+        sender: alerts@example.com
+      pagerduty:
+        type: pagerduty
+        routing_key_file: /etc/flightdeck/pd.key
+
+Every HTTP channel has a ``base_url`` (the provider's by default) so tests and proxies can point it
+elsewhere. Credentials are secrets: give them inline from the environment (``${VAR}``) or as ``*_file``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from flightdeck.config.base import ConfigModel
+from flightdeck.config.types import Duration
+from flightdeck.secret import Secret
+
+__all__ = [
+    "CHANNEL_TYPES",
+    "ChannelBase",
+    "ChannelConfig",
+    "EmailChannel",
+    "PagerDutyChannel",
+    "SlackChannel",
+    "TelegramChannel",
+    "WebhookChannel",
+    "WhatsAppChannel",
+]
+
+
+class ChannelBase(ConfigModel):
+    """What every channel has: delivery limits."""
+
+    timeout: Duration = Field(10, description="One delivery attempt gives up after this long")
+    rate_limit: int | None = Field(
+        None, ge=1, description="At most this many messages per minute (default: the provider's own)"
+    )
+    max_attempts: int = Field(12, ge=1, description="Attempts before a notification is a dead letter")
+    give_up_after: Duration = Field(24 * 3600, description="A notification older than this is a dead letter")
+    backoff_base: Duration = Field(2, description="First retry after about this long (doubling, with jitter)")
+    backoff_max: Duration = Field(600, description="Retries are never further apart than this")
+
+
+class WhatsAppChannel(ChannelBase):
+    """WhatsApp Cloud API: a template message (business-initiated) to each user's phone number."""
+
+    type: Literal["whatsapp"]
+    base_url: str = "https://graph.facebook.com/v21.0"
+    phone_number_id: str = Field(min_length=1)
+    access_token: Secret
+    template: str = Field(min_length=1, description="Approved message template name")
+    language: str = Field("en", description="Template language code")
+
+
+class TelegramChannel(ChannelBase):
+    """Telegram Bot API ``sendMessage`` to a chat (a user's ``to`` or ``chat_id``)."""
+
+    type: Literal["telegram"]
+    base_url: str = "https://api.telegram.org"
+    bot_token: Secret
+    chat_id: str | None = Field(None, description="Chat for channel-level notifications")
+
+
+class SlackChannel(ChannelBase):
+    """Slack incoming webhook (the URL is the secret)."""
+
+    type: Literal["slack"]
+    webhook_url: Secret
+
+
+class EmailChannel(ChannelBase):
+    """Email over SMTP."""
+
+    type: Literal["email"]
+    host: str = Field(min_length=1)
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: Secret | None = None
+    sender: str = Field(min_length=3, description="From: address")
+    to: list[str] = Field(default_factory=list, description="Recipients for channel-level notifications")
+
+
+class WebhookChannel(ChannelBase):
+    """A JSON POST, signed with HMAC-SHA256 when ``secret`` is set."""
+
+    type: Literal["webhook"]
+    url: Secret
+    secret: Secret | None = Field(None, description="HMAC-SHA256 key for the signature header")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class PagerDutyChannel(ChannelBase):
+    """PagerDuty Events API v2: trigger, acknowledge and resolve with a stable dedup_key."""
+
+    type: Literal["pagerduty"]
+    base_url: str = "https://events.pagerduty.com"
+    routing_key: Secret
+
+
+ChannelConfig = Annotated[
+    WhatsAppChannel | TelegramChannel | SlackChannel | EmailChannel | WebhookChannel | PagerDutyChannel,
+    Field(discriminator="type"),
+]
+
+CHANNEL_TYPES = frozenset({"whatsapp", "telegram", "slack", "email", "webhook", "pagerduty"})
