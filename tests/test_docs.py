@@ -20,7 +20,10 @@ from flightdeck.config import (
     StoreConfig,
     known_kinds,
 )
+from flightdeck.config.alerting import AlertingConfig, GroupingConfig
+from flightdeck.config.channels import ChannelBase
 from flightdeck.config.models import Config
+from flightdeck.config.oncall import OncallConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -42,6 +45,10 @@ def mentioned(doc: str, name: str) -> bool:
         DatasourceConfig,
         ServiceConfig,
         CheckSpec,
+        AlertingConfig,
+        GroupingConfig,
+        ChannelBase,
+        OncallConfig,
     ],
     ids=lambda m: m.__name__,
 )

@@ -30,10 +30,19 @@ exceptions (aiohttp, asyncpg, SQLAlchemy, ...) are converted at the boundary whe
     │   ├── LedgerError           a ledger, its hash chain or signing key could not be read or written
     │   │   └── LedgerTamperedError  the ledger no longer matches its chain: flightdeck refuses to vouch
     │   └── DrillError            a gateway fault drill could not be set up or driven
-    └── BackupError               (flightdeck.backups) a backup, restore or drill could not be done
-        ├── IntegrityError        an artifact's size or SHA-256 differs from its manifest: nothing restored
-        ├── DecryptionError       wrong key, or an encrypted chunk that does not authenticate
-        └── RestoreRefused        the restore target looks like production and was not confirmed
+    ├── BackupError               (flightdeck.backups) a backup, restore or drill could not be done
+    │   ├── IntegrityError        an artifact's size or SHA-256 differs from its manifest: nothing restored
+    │   ├── DecryptionError       wrong key, or an encrypted chunk that does not authenticate
+    │   └── RestoreRefused        the restore target looks like production and was not confirmed
+    └── AlertingError             (flightdeck.alerting) alerting could not do its work
+        ├── IntakeError           a pushed alert or event is malformed (HTTP 400); nothing was stored
+        │   └── PayloadError      (flightdeck.alerting.intake) where in the payload, and why
+        ├── LinkError             an acknowledge/resolve link is forged, malformed or expired
+        ├── ScheduleError         an on-call schedule cannot be resolved
+        ├── Conflict              (flightdeck.alerting.timing) an incident changed under the router; retried
+        └── DeliveryError         a notification could not be delivered
+            ├── PermanentDeliveryError  the receiver refused it (4xx other than 429): no retry
+            └── RetryableDeliveryError  try again later (5xx, 429, timeout, connection refused)
 
 The classes defined here are the core; the ones marked with a module live with their domain and
 are exported from it.

@@ -115,6 +115,7 @@ async def serve(
 
     loop = asyncio.get_running_loop()
     signals = 0
+    alerting_stop = asyncio.Event()
 
     def on_signal(sig: signal.Signals) -> None:
         nonlocal signals
@@ -124,6 +125,7 @@ async def serve(
         else:
             log.warning("%s received again: cancelling runs in flight", sig.name)
             server.force_exit = True
+        alerting_stop.set()
         if scheduler is not None:
             scheduler.stop(force=signals > 1)
         server.should_exit = True
@@ -136,6 +138,12 @@ async def serve(
                 installed.append(sig)
 
     sched_task = asyncio.create_task(scheduler.run(), name="flightdeck-scheduler") if scheduler else None
+    alerting_task: asyncio.Task[None] | None = None
+    if scheduler is not None and config.alerting.enabled:
+        from flightdeck.alerting.service import AlertingService
+
+        alerting = AlertingService(config, store, scheduler.clock, scheduler.node_id)
+        alerting_task = asyncio.create_task(alerting.run(alerting_stop), name="flightdeck-alerting")
     web_task = asyncio.create_task(server.serve(sockets=[sock]), name="flightdeck-web")
     tasks = {web_task} | ({sched_task} if sched_task else set())
     try:
@@ -172,6 +180,9 @@ async def serve(
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
     finally:
+        alerting_stop.set()
+        if alerting_task is not None:
+            await asyncio.gather(alerting_task, return_exceptions=True)
         for sig in installed:
             loop.remove_signal_handler(sig)
         sock.close()

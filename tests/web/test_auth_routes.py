@@ -26,9 +26,11 @@ from flightdeck.store import Store, insert_evidence, record_outcome
 from tests.web.conftest import PASSWORD, SECRET_VALUE, AppClient, log_in, login_csrf, tcp_config
 
 PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/login"), ("POST", "/login")}
+PUBLIC |= {("GET", "/a/1.ack.1.0"), ("POST", "/a/1.ack.1.0")}  # signed links: the link is the credential
 CHECKED_IN_HANDLER = {"/metrics": Role.VIEWER}  # any token, unless server.metrics_public
 SAMPLE = {"service": "web", "check": "up", "evidence_id": "1", "token_id": "1", "username": "viewer"}
 SAMPLE |= {"run_id": "1", "exception_id": "1", "fmt": "html"}
+SAMPLE |= {"incident_id": "1", "silence_id": "1", "schedule": "primary", "token": "1.ack.1.0"}
 
 
 def app_routes(app: Any) -> Iterator[tuple[str, set[str], BaseRoute]]:

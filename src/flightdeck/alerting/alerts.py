@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, RowMapping, and_, select, text, update
 
 from flightdeck.alerting.model import AlertSource, AlertState
 from flightdeck.config.alerting import Severity
 from flightdeck.store.tables import alerts
+from flightdeck.store.upsert import insert_if_absent
 
 __all__ = [
     "ACTIVE",
@@ -146,35 +146,35 @@ def fire(conn: Connection, alert: AlertInput, now: datetime, *, pending: bool = 
     for _ in range(3):
         row = _active(conn, fp)
         if row is None:
-            try:
-                with conn.begin_nested():
-                    result = conn.execute(
-                        insert(alerts).values(
-                            fingerprint=fp,
-                            source=alert.source.value,
-                            rule=alert.rule,
-                            severity=alert.severity.value,
-                            service=alert.service,
-                            labels=labels,
-                            annotations=dict(alert.annotations),
-                            summary=alert.summary[:500],
-                            runbook=alert.runbook,
-                            state=state.value,
-                            value=alert.value,
-                            evidence_id=alert.evidence_id,
-                            started_at=now,
-                            fired_at=None if pending else now,
-                            last_seen_at=now,
-                            ends_at=alert.ends_at,
-                            version=1,
-                            dirty=True,
-                        )
-                    )
-                pk = result.inserted_primary_key
-                assert pk is not None
-                return int(pk[0])
-            except IntegrityError:
-                continue  # another writer inserted it first: refresh theirs
+            inserted = insert_if_absent(
+                conn,
+                alerts,
+                {
+                    "fingerprint": fp,
+                    "source": alert.source.value,
+                    "rule": alert.rule,
+                    "severity": alert.severity.value,
+                    "service": alert.service,
+                    "labels": labels,
+                    "annotations": dict(alert.annotations),
+                    "summary": alert.summary[:500],
+                    "runbook": alert.runbook,
+                    "state": state.value,
+                    "value": alert.value,
+                    "evidence_id": alert.evidence_id,
+                    "started_at": now,
+                    "fired_at": None if pending else now,
+                    "last_seen_at": now,
+                    "ends_at": alert.ends_at,
+                    "version": 1,
+                    "dirty": True,
+                },
+                ["fingerprint"],
+                text("state <> 'resolved'"),  # the partial unique index's predicate, verbatim
+            )
+            if inserted is not None:
+                return inserted
+            continue  # another writer inserted it first: refresh theirs
         values: dict[str, Any] = {
             "last_seen_at": now,
             "ends_at": alert.ends_at,

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, select
 
 from flightdeck.alerting.model import Action, EventKind, Message, OutboxState
 from flightdeck.alerting.timeline import add_event
 from flightdeck.store.tables import outbox
+from flightdeck.store.upsert import insert_if_absent
 
 __all__ = ["Enqueued", "enqueue"]
 
@@ -40,30 +40,29 @@ def enqueue(
     existing = conn.execute(select(outbox.c.id).where(outbox.c.idempotency_key == idempotency_key)).first()
     if existing is not None:
         return Enqueued(int(existing[0]), False)
-    try:
-        with conn.begin_nested():
-            result = conn.execute(
-                insert(outbox).values(
-                    idempotency_key=idempotency_key,
-                    incident_id=message.incident_id,
-                    channel=channel,
-                    recipient=recipient,
-                    address=address,
-                    action=message.action.value,
-                    payload=message.to_payload(),
-                    state=OutboxState.PENDING.value,
-                    attempts=0,
-                    created_at=now,
-                    next_attempt_at=now + timedelta(seconds=delay),
-                    cancel_on_ack=cancel_on_ack,
-                )
-            )
-    except IntegrityError:
+    inserted = insert_if_absent(
+        conn,
+        outbox,
+        {
+            "idempotency_key": idempotency_key,
+            "incident_id": message.incident_id,
+            "channel": channel,
+            "recipient": recipient,
+            "address": address,
+            "action": message.action.value,
+            "payload": message.to_payload(),
+            "state": OutboxState.PENDING.value,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now + timedelta(seconds=delay),
+            "cancel_on_ack": cancel_on_ack,
+        },
+        ["idempotency_key"],
+    )
+    if inserted is None:
         row = conn.execute(select(outbox.c.id).where(outbox.c.idempotency_key == idempotency_key)).first()
         assert row is not None
         return Enqueued(int(row[0]), False)
-    pk = result.inserted_primary_key
-    assert pk is not None
     if message.incident_id is not None and message.action is not Action.TEST:
         who = f" to {recipient}" if recipient else ""
         when = f" (in {delay:g}s unless acknowledged)" if delay > 0 else ""
@@ -73,6 +72,6 @@ def enqueue(
             EventKind.NOTIFICATION_QUEUED,
             f"{message.action.value} via {channel}{who}{when}",
             at=now,
-            detail={"outbox_id": int(pk[0]), "channel": channel, "recipient": recipient},
+            detail={"outbox_id": inserted, "channel": channel, "recipient": recipient},
         )
-    return Enqueued(int(pk[0]), True)
+    return Enqueued(inserted, True)

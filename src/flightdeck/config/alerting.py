@@ -36,8 +36,12 @@ import enum
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from croniter import croniter
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import Field, field_validator, model_validator
 
 from flightdeck.config.base import ConfigModel
 from flightdeck.config.types import Duration, Name, RelPath
@@ -48,6 +52,7 @@ __all__ = [
     "AlertRule",
     "AlertingConfig",
     "CheckFailingRule",
+    "CheckSelector",
     "Comparison",
     "GroupingConfig",
     "InhibitRule",
@@ -86,6 +91,26 @@ class Comparison(enum.StrEnum):
     EQ = "=="
     NE = "!="
 
+    def holds(self, left: float, right: float) -> bool:
+        """``left <op> right``."""
+        match self:
+            case Comparison.GT:
+                return left > right
+            case Comparison.GE:
+                return left >= right
+            case Comparison.LT:
+                return left < right
+            case Comparison.LE:
+                return left <= right
+            case Comparison.EQ:
+                return left == right
+            case _:
+                return left != right
+
+
+_TEMPLATES = SandboxedEnvironment(autoescape=False)
+_RESERVED_LABELS = frozenset({"alertname", "severity", "service", "check"})
+
 
 class RuleBase(ConfigModel):
     """What every rule has."""
@@ -97,28 +122,80 @@ class RuleBase(ConfigModel):
     runbook: str | None = Field(None, description="Link to the runbook for this alert")
     enabled: bool = True
 
+    @field_validator("summary", "description")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        try:
+            _TEMPLATES.parse(value)
+        except TemplateSyntaxError as exc:
+            raise ValueError(f"invalid template (line {exc.lineno}): {exc.message}") from None
+        return value
 
-class CheckFailingRule(RuleBase):
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        taken = sorted(_RESERVED_LABELS & set(value))
+        if taken:
+            raise ValueError(f"label {taken[0]!r} is set by flightdeck; choose another name")
+        return value
+
+
+class CheckSelector(ConfigModel):
+    """Which checks a rule applies to. ``service`` and ``check`` narrow; ``check_kind``,
+    ``check_name`` (glob) and ``check_labels`` each select checks, and a rule that gives several of
+    them applies to a check any of them selects. A rule that gives none applies to every check."""
+
+    service: Name | None = Field(None, description="Only checks of this service (default: any)")
+    check: Name | None = Field(None, description="Only the check of this name (default: any)")
+    check_kind: str | list[str] | None = Field(None, description="Checks of this kind (e.g. http, tcp)")
+    check_name: str | list[str] | None = Field(
+        None, description="Checks whose name matches a glob (*payment*)"
+    )
+    check_labels: dict[str, str] = Field(
+        default_factory=dict, description="Checks whose configuration carries all these labels"
+    )
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        if self.check_kind is None:
+            return ()
+        return (self.check_kind,) if isinstance(self.check_kind, str) else tuple(self.check_kind)
+
+    @property
+    def name_globs(self) -> tuple[str, ...]:
+        if self.check_name is None:
+            return ()
+        return (self.check_name,) if isinstance(self.check_name, str) else tuple(self.check_name)
+
+    @property
+    def selective(self) -> bool:
+        """True when the rule names some checks rather than applying to all of them."""
+        return bool(self.service or self.check or self.kinds or self.name_globs or self.check_labels)
+
+
+class CheckFailingRule(RuleBase, CheckSelector):
     """A check failing for ``consecutive`` runs in a row, or continuously ``for`` a duration."""
 
     type: Literal["check_failing"]
-    service: Name | None = Field(None, description="Only checks of this service (default: any)")
-    check: Name | None = Field(None, description="Only this check (default: any)")
-    check_kind: str | None = Field(None, description="Only checks of this kind (e.g. http, health)")
     consecutive: int = Field(3, ge=1, description="Failed runs in a row")
     for_: Duration | None = Field(None, alias="for", description="Failing continuously this long")
     verdicts: list[Literal["fail", "error", "warn"]] = Field(
-        default=["fail", "error"], description="Verdicts that count as failing"
+        default=["fail", "error"], min_length=1, description="Verdicts that count as failing"
     )
 
+    @model_validator(mode="after")
+    def _for_or_consecutive(self) -> CheckFailingRule:
+        if self.for_ is not None and "consecutive" in self.model_fields_set:
+            raise ValueError("give consecutive (failed runs in a row) or for (a duration), not both")
+        if self.for_ is not None and self.for_ <= 0:
+            raise ValueError("for must be more than 0s")
+        return self
 
-class ThresholdRule(RuleBase):
+
+class ThresholdRule(RuleBase, CheckSelector):
     """A measurement over a window crossing a threshold, e.g. p95 latency over 10 min > 400 ms."""
 
     type: Literal["threshold"]
-    service: Name | None = None
-    check: Name | None = None
-    check_kind: str | None = None
     measurement: str = Field(description="A measurement name, or duration_ms for the check's own time")
     aggregate: Literal["avg", "min", "max", "sum", "last", "count", "p50", "p90", "p95", "p99"] = "avg"
     window: Duration = 600
@@ -126,6 +203,17 @@ class ThresholdRule(RuleBase):
     value: float
     for_: Duration = Field(0, alias="for", description="The condition holds this long before firing")
     min_samples: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _selective(self) -> ThresholdRule:
+        if not self.selective:
+            raise ValueError(
+                "a threshold rule needs service, check, check_kind, check_name or check_labels "
+                "(which checks' measurement it reads)"
+            )
+        if self.window <= 0:
+            raise ValueError("window must be more than 0s")
+        return self
 
 
 class SqlValueRule(RuleBase):
@@ -139,14 +227,18 @@ class SqlValueRule(RuleBase):
     consecutive: int = Field(1, ge=1)
 
 
-class MissingRule(RuleBase):
+class MissingRule(RuleBase, CheckSelector):
     """No evidence from a check (a heartbeat or a scheduled job) within ``max_age``."""
 
     type: Literal["missing"]
-    service: Name | None = None
-    check: Name | None = None
-    check_kind: str | None = None
     max_age: Duration | None = Field(None, description="Default: twice the check's interval plus its timeout")
+
+    @field_validator("max_age")
+    @classmethod
+    def _max_age(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("must be more than 0s")
+        return value
 
 
 class LogRateRule(RuleBase):
@@ -161,6 +253,13 @@ class LogRateRule(RuleBase):
     more_than: int = Field(ge=1, description="Fire when a key has more lines than this in the window")
     window: Duration = 300
 
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0s")
+        return value
+
 
 class LogSpikeRule(RuleBase):
     """Requests from one key above ``factor``× its own baseline rate."""
@@ -173,6 +272,14 @@ class LogSpikeRule(RuleBase):
     window: Duration = 60
     baseline: Duration = Field(3600, description="The window the baseline rate is measured over")
     min_count: int = Field(20, ge=1, description="Ignore keys with fewer lines in the window")
+
+    @model_validator(mode="after")
+    def _windows(self) -> LogSpikeRule:
+        if self.window <= 0:
+            raise ValueError("window must be more than 0s")
+        if self.baseline <= self.window:
+            raise ValueError("baseline must be longer than window (the baseline is measured before it)")
+        return self
 
 
 AlertRule = Annotated[
@@ -232,6 +339,44 @@ class MaintenanceWindow(ConfigModel):
     cron: str | None = Field(None, description="Recurring start, in timezone")
     duration: Duration | None = None
     timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Africa/Addis_Ababa)"
+            ) from None
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError(
+                f"{value!r} is not a valid cron expression (five fields: minute hour day month weekday)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _when(self) -> MaintenanceWindow:
+        if self.cron is not None:
+            if self.start is not None or self.end is not None:
+                raise ValueError("give either start/end (once) or cron/duration (recurring), not both")
+            if not self.duration:
+                raise ValueError("a recurring window (cron) needs a duration above 0s")
+            return self
+        if self.start is None or self.end is None:
+            raise ValueError("give start and end (once), or cron and duration (recurring)")
+        if self.duration is not None:
+            raise ValueError("duration goes with cron; a one-off window has start and end")
+        if (self.start.tzinfo is None) != (self.end.tzinfo is None):
+            raise ValueError("give start and end both with or both without a UTC offset")
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
 
 
 class AlertingConfig(ConfigModel):

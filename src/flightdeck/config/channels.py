@@ -29,9 +29,11 @@ elsewhere. Credentials are secrets: give them inline from the environment (``${V
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from flightdeck.config.base import ConfigModel
 from flightdeck.config.types import Duration
@@ -47,7 +49,31 @@ __all__ = [
     "TelegramChannel",
     "WebhookChannel",
     "WhatsAppChannel",
+    "check_email",
 ]
+
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$|^[^@\s<>]+@localhost$")
+_NAMED_EMAIL = re.compile(r"^(?P<name>[^<>]*)<(?P<addr>[^<>]+)>$")
+
+
+def _http_url(value: str, what: str) -> str:
+    """``value`` with no trailing slash, if it is an absolute http(s) URL; the error never echoes it
+    (a webhook URL is a secret)."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{what} must be an absolute http:// or https:// URL")
+    return value.strip().rstrip("/")
+
+
+def check_email(value: str, what: str = "address") -> str:
+    """An email address (``a@b.c``), optionally with a display name: ``Alerts <a@b.c>``."""
+    text = value.strip()
+    named = _NAMED_EMAIL.match(text)
+    addr = named["addr"].strip() if named else text
+    if not _EMAIL.match(addr):
+        raise ValueError(f"{what} {value!r} is not an email address (name@example.com)")
+    return text
 
 
 class ChannelBase(ConfigModel):
@@ -73,6 +99,18 @@ class WhatsAppChannel(ChannelBase):
     template: str = Field(min_length=1, description="Approved message template name")
     language: str = Field("en", description="Template language code")
 
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _http_url(value, "base_url")
+
+    @field_validator("phone_number_id")
+    @classmethod
+    def _phone_number_id(cls, value: str) -> str:
+        if not value.strip().isdigit():
+            raise ValueError("phone_number_id is the numeric id of the sending number in WhatsApp Manager")
+        return value.strip()
+
 
 class TelegramChannel(ChannelBase):
     """Telegram Bot API ``sendMessage`` to a chat (a user's ``to`` or ``chat_id``)."""
@@ -82,12 +120,22 @@ class TelegramChannel(ChannelBase):
     bot_token: Secret
     chat_id: str | None = Field(None, description="Chat for channel-level notifications")
 
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _http_url(value, "base_url")
+
 
 class SlackChannel(ChannelBase):
     """Slack incoming webhook (the URL is the secret)."""
 
     type: Literal["slack"]
     webhook_url: Secret
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: Secret) -> Secret:
+        return Secret(_http_url(value.reveal(), "webhook_url"))
 
 
 class EmailChannel(ChannelBase):
@@ -102,6 +150,22 @@ class EmailChannel(ChannelBase):
     sender: str = Field(min_length=3, description="From: address")
     to: list[str] = Field(default_factory=list, description="Recipients for channel-level notifications")
 
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return check_email(value, "sender")
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: list[str]) -> list[str]:
+        return [check_email(v, "recipient") for v in value]
+
+    @model_validator(mode="after")
+    def _auth(self) -> EmailChannel:
+        if self.password is not None and not self.username:
+            raise ValueError("password is set but username is not")
+        return self
+
 
 class WebhookChannel(ChannelBase):
     """A JSON POST, signed with HMAC-SHA256 when ``secret`` is set."""
@@ -111,6 +175,22 @@ class WebhookChannel(ChannelBase):
     secret: Secret | None = Field(None, description="HMAC-SHA256 key for the signature header")
     headers: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: Secret) -> Secret:
+        return Secret(_http_url(value.reveal(), "url"))
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = {"content-type", "content-length", "host", "idempotency-key"}
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+            if name.lower() in reserved or name.lower().startswith("x-flightdeck-"):
+                raise ValueError(f"header {name!r} is set by flightdeck and cannot be overridden")
+        return value
+
 
 class PagerDutyChannel(ChannelBase):
     """PagerDuty Events API v2: trigger, acknowledge and resolve with a stable dedup_key."""
@@ -118,6 +198,11 @@ class PagerDutyChannel(ChannelBase):
     type: Literal["pagerduty"]
     base_url: str = "https://events.pagerduty.com"
     routing_key: Secret
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _http_url(value, "base_url")
 
 
 ChannelConfig = Annotated[

@@ -33,7 +33,20 @@ from flightdeck.engine.runner import prepare_checks
 from flightdeck.engine.scheduler import Scheduler
 from flightdeck.errors import AuthenticationError, NotFoundError, PermissionDeniedError, StoreError
 from flightdeck.store import Store, sync_checks
-from flightdeck.web import account, api, backups, backups_api, cockpit, ops, payments, payments_api
+from flightdeck.web import (
+    account,
+    alerting,
+    alerting_api,
+    api,
+    backups,
+    backups_api,
+    cockpit,
+    intake,
+    links,
+    ops,
+    payments,
+    payments_api,
+)
 from flightdeck.web.context import WebContext
 from flightdeck.web.middleware import HttpMetrics, MetricsMiddleware, SecurityHeadersMiddleware
 from flightdeck.web.pages import STATIC_DIR, make_templates, render_error, render_login
@@ -149,6 +162,10 @@ def create_app(
     app.include_router(payments.router)
     app.include_router(backups_api.router)
     app.include_router(backups.router)
+    app.include_router(intake.router)
+    app.include_router(alerting_api.router)
+    app.include_router(alerting.router)
+    app.include_router(links.router)
     _install_error_handlers(app)
     return app
 
