@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from flightdeck.config.base import ConfigModel
-from flightdeck.config.types import Duration
+from flightdeck.config.types import Duration, ReadableFile
 from flightdeck.secret import Secret
 
 __all__ = [
@@ -173,6 +173,7 @@ class WebhookChannel(ChannelBase):
     type: Literal["webhook"]
     url: Secret
     secret: Secret | None = Field(None, description="HMAC-SHA256 key for the signature header")
+    ca_file: ReadableFile | None = Field(None, description="PEM file of a private CA to trust for https")
     headers: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("url")

@@ -17,6 +17,7 @@ secret) and every detail is scrubbed of the channel's secrets before it leaves t
 from __future__ import annotations
 
 import json
+import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -97,6 +98,7 @@ class Notifier(ABC):
         idempotency_key: str,
         headers: Mapping[str, str] | None = None,
         ok: Iterable[int] = (),
+        ssl_context: ssl.SSLContext | None = None,
     ) -> Receipt:
         """POST ``body`` (JSON) to ``url`` and classify the answer. ``url`` is never repeated in any
         message. ``ok`` lists non-2xx statuses that also mean delivered."""
@@ -110,7 +112,12 @@ class Notifier(ABC):
         timeout = aiohttp.ClientTimeout(total=self.config.timeout)
         try:
             async with session.post(
-                url, data=data, headers=sent_headers, timeout=timeout, allow_redirects=False
+                url,
+                data=data,
+                headers=sent_headers,
+                timeout=timeout,
+                allow_redirects=False,
+                ssl=ssl_context if ssl_context is not None else True,
             ) as response:
                 text = await response.text(errors="replace")
                 return self.classify(response.status, response.headers, text, ok=ok)

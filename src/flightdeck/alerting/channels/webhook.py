@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 import time
 
 import aiohttp
@@ -33,6 +34,7 @@ def sign_body(secret: str, body: bytes) -> str:
 @register("webhook")
 class WebhookNotifier(Notifier):
     config: WebhookChannel
+    _context: ssl.SSLContext | None = None
 
     def body(self, message: Message, idempotency_key: str) -> bytes:
         payload = {**message.to_payload(), "idempotency_key": idempotency_key}
@@ -52,5 +54,19 @@ class WebhookNotifier(Notifier):
             headers[SIGNATURE_HEADER] = sign_body(self.config.secret.reveal(), body)
             headers[TIMESTAMP_HEADER] = str(int(time.time()))
         return await self.post_json(
-            session, self.config.url.reveal(), body, idempotency_key=idempotency_key, headers=headers
+            session,
+            self.config.url.reveal(),
+            body,
+            idempotency_key=idempotency_key,
+            headers=headers,
+            ssl_context=self._ssl(),
         )
+
+    def _ssl(self) -> ssl.SSLContext | None:
+        """Trust ``ca_file`` (a private CA) in addition to the system's certificates."""
+        if self.config.ca_file is None:
+            return None
+        if self._context is None:
+            self._context = ssl.create_default_context()
+            self._context.load_verify_locations(cafile=str(self.config.ca_file))
+        return self._context

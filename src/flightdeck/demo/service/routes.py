@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from dataclasses import asdict
@@ -255,6 +256,33 @@ def _admin(request: web.Request) -> ServiceState:
     if not hmac.compare_digest(token.encode(), expected.reveal().encode()):
         raise Unauthorized("admin token required")
     return state
+
+
+@routes.post("/hooks/flightdeck")
+async def flightdeck_notification(request: web.Request) -> web.Response:
+    """flightdeck's webhook channel notifies here (the demo's stand-in for a phone): the body must be
+    signed with the admin token (``X-Flightdeck-Signature: sha256=<HMAC-SHA256 of the body>``)."""
+    state = request.app[STATE]
+    body = await request.read()
+    expected = state.settings.admin_token
+    given = request.headers.get("X-Flightdeck-Signature", "")
+    if expected is None:
+        raise Unauthorized("no admin token is configured, so no signature can be checked")
+    mac = "sha256=" + hmac.new(expected.reveal().encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(given.encode(), mac.encode()):
+        raise Unauthorized("missing or wrong X-Flightdeck-Signature")
+    try:
+        notification = json.loads(body)
+    except ValueError:
+        raise InvalidRequest("the body is not JSON") from None
+    state.notifications.append(notification if isinstance(notification, dict) else {"body": notification})
+    return web.json_response({"received": True})
+
+
+@routes.get("/hooks/flightdeck")
+async def list_notifications(request: web.Request) -> web.Response:
+    state = _admin(request)
+    return web.json_response({"notifications": list(state.notifications)})
 
 
 @routes.get("/admin/faults")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -73,6 +75,8 @@ class ServiceState:
     charger: Charger | None = None  # with a real card gateway (``gateway_url``)
     https_port: int | None = None
     last_settlement: float | None = None  # clock.monotonic() of the last settlement pass
+    # flightdeck's notifications received on /hooks/flightdeck (the demo's on-call "phone")
+    notifications: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200))
 
     def now(self) -> float:
         """Unix time, as stored in the database."""
