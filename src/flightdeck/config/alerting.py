@@ -36,7 +36,6 @@ import enum
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from jinja2 import TemplateSyntaxError
@@ -44,6 +43,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import Field, field_validator, model_validator
 
 from flightdeck.config.base import ConfigModel
+from flightdeck.config.oncall import TimeZoneName
 from flightdeck.config.types import Duration, Name, RelPath
 from flightdeck.secret import Secret
 
@@ -338,18 +338,7 @@ class MaintenanceWindow(ConfigModel):
     end: datetime | None = None
     cron: str | None = Field(None, description="Recurring start, in timezone")
     duration: Duration | None = None
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r} (use an IANA name such as Africa/Addis_Ababa)"
-            ) from None
-        return value
+    timezone: TimeZoneName = "UTC"
 
     @field_validator("cron")
     @classmethod
