@@ -1,73 +1,33 @@
 """Looking after the outbox by hand: list notifications, put a dead letter back, queue a test.
 
-Listings hold no secret and no payload: the channel, the recipient, the state, attempts, the last
+Listings hold no secret and no payload: the channel, the recipient and address, the state, attempts, the last
 status and error (already scrubbed of secrets when recorded).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, and_, select, update
 
 from flightdeck.alerting.model import Action, Message, OutboxState
 from flightdeck.alerting.outbox import enqueue
+from flightdeck.alerting.queries import Notification
 from flightdeck.config.base import pick
 from flightdeck.config.models import Config
 from flightdeck.errors import NotFoundError
 from flightdeck.store.tables import outbox
 
-__all__ = ["OutboxEntry", "enqueue_test", "list_outbox", "public_url", "retry_dead_letter"]
+__all__ = ["enqueue_test", "list_outbox", "public_url", "retry_dead_letter"]
 
 
-@dataclass(frozen=True)
-class OutboxEntry:
-    id: int
-    created_at: datetime
-    channel: str
-    recipient: str | None
-    action: str
-    incident_id: int | None
-    state: OutboxState
-    attempts: int
-    next_attempt_at: datetime
-    sent_at: datetime | None
-    last_status: int | None
-    last_error: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["state"] = self.state.value
-        for key in ("created_at", "next_attempt_at", "sent_at"):
-            data[key] = data[key].isoformat() if data[key] is not None else None
-        return data
-
-
-def list_outbox(conn: Connection, *, state: OutboxState | None = None, limit: int = 50) -> list[OutboxEntry]:
+def list_outbox(conn: Connection, *, state: OutboxState | None = None, limit: int = 50) -> list[Notification]:
     """The newest notifications first, optionally only those in ``state``."""
     query = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
     if state is not None:
         query = query.where(outbox.c.state == state.value)
-    return [
-        OutboxEntry(
-            id=r["id"],
-            created_at=r["created_at"],
-            channel=r["channel"],
-            recipient=r["recipient"],
-            action=r["action"],
-            incident_id=r["incident_id"],
-            state=OutboxState(r["state"]),
-            attempts=r["attempts"],
-            next_attempt_at=r["next_attempt_at"],
-            sent_at=r["sent_at"],
-            last_status=r["last_status"],
-            last_error=r["last_error"],
-        )
-        for r in conn.execute(query).mappings()
-    ]
+    return [Notification.from_row(r) for r in conn.execute(query).mappings()]
 
 
 def retry_dead_letter(conn: Connection, outbox_id: int, now: datetime) -> bool:

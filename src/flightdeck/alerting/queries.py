@@ -5,10 +5,11 @@ included), and the counts the cockpit shows. Nothing here writes."""
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, RowMapping, and_, func, select
 
 from flightdeck.alerting.alerts import ACTIVE, AlertRow
 from flightdeck.alerting.incidents import IncidentRow, get_incident
@@ -73,6 +74,31 @@ class Notification:
     @property
     def dead(self) -> bool:
         return self.state is OutboxState.DEAD
+
+    @classmethod
+    def from_row(cls, r: RowMapping) -> Notification:
+        return cls(
+            id=r["id"],
+            incident_id=r["incident_id"],
+            channel=r["channel"],
+            recipient=r["recipient"],
+            address=r["address"],
+            action=r["action"],
+            state=OutboxState(r["state"]),
+            attempts=r["attempts"],
+            created_at=r["created_at"],
+            next_attempt_at=r["next_attempt_at"],
+            sent_at=r["sent_at"],
+            last_status=r["last_status"],
+            last_error=r["last_error"],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state"] = self.state.value
+        for key in ("created_at", "next_attempt_at", "sent_at"):
+            data[key] = data[key].isoformat() if data[key] is not None else None
+        return data
 
 
 @dataclass(frozen=True)
@@ -179,24 +205,7 @@ def notifications(conn: Connection, incident_id: int) -> list[Notification]:
     rows = conn.execute(
         select(outbox).where(outbox.c.incident_id == incident_id).order_by(outbox.c.id)
     ).mappings()
-    return [
-        Notification(
-            id=r["id"],
-            incident_id=r["incident_id"],
-            channel=r["channel"],
-            recipient=r["recipient"],
-            address=r["address"],
-            action=r["action"],
-            state=OutboxState(r["state"]),
-            attempts=r["attempts"],
-            created_at=r["created_at"],
-            next_attempt_at=r["next_attempt_at"],
-            sent_at=r["sent_at"],
-            last_status=r["last_status"],
-            last_error=r["last_error"],
-        )
-        for r in rows
-    ]
+    return [Notification.from_row(r) for r in rows]
 
 
 def incident_detail(conn: Connection, incident_id: int) -> IncidentDetail:

@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flightdeck.alerting.ical import ical
 from flightdeck.alerting.oncall import Shift, current_and_next, schedule_config, shifts
 from flightdeck.alerting.rotation import to_instant
 from flightdeck.cli.common import (
@@ -173,6 +172,8 @@ def ical_cmd(
     tz = schedule_config(cfg, schedule).timezone
     begin = _instant(parse_time(start), tz)
     end = begin + timedelta(days=days)
+    from flightdeck.alerting.ical import ical  # icalendar: only for this command
+
     data = ical(cfg, schedule, begin, end)
     if output is not None:
         try:

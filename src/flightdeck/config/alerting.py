@@ -38,8 +38,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from croniter import croniter
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import Field, field_validator, model_validator
 
 from flightdeck.config.base import ConfigModel
@@ -108,7 +106,6 @@ class Comparison(enum.StrEnum):
                 return left != right
 
 
-_TEMPLATES = SandboxedEnvironment(autoescape=False)
 _RESERVED_LABELS = frozenset({"alertname", "severity", "service", "check"})
 
 
@@ -125,8 +122,13 @@ class RuleBase(ConfigModel):
     @field_validator("summary", "description")
     @classmethod
     def _template(cls, value: str) -> str:
+        if "{" not in value:
+            return value  # plain text: no need to load Jinja2
+        from jinja2 import TemplateSyntaxError
+        from jinja2.sandbox import SandboxedEnvironment
+
         try:
-            _TEMPLATES.parse(value)
+            SandboxedEnvironment(autoescape=False).parse(value)
         except TemplateSyntaxError as exc:
             raise ValueError(f"invalid template (line {exc.lineno}): {exc.message}") from None
         return value
